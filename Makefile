@@ -1,0 +1,45 @@
+# Two commands do all set-up on a fresh Debian machine with Python 3.11:
+#   make demo   - run the main job on the built-in default spec
+#   make test   - run the test suite (what .ci/run calls)
+# Both create/refresh the virtualenv (.venv) with the pinned packages and install the
+# simulators when missing. Re-running is quick: the venv is rebuilt only when
+# pyproject.toml or requirements.lock change.
+
+PYTHON ?= python3.11
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.codesign-installed
+SPEC   ?= constraints/hl-lhc-multijet.yaml
+DEMO   ?= build/demo
+ENVSH  := tools/env.sh
+
+.PHONY: setup simulators demo test test-slow lock clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[test]'
+	@touch $@
+
+simulators: setup
+	@bash tools/install_simulators.sh $(VENV)
+
+demo: setup simulators
+	@. $(ENVSH) && bash tools/demo.sh $(SPEC) $(DEMO)
+
+test: setup simulators
+	@. $(ENVSH) && $(PY) -m pytest -q
+
+test-slow: setup simulators
+	@. $(ENVSH) && $(PY) -m pytest -q -m slow
+
+# Re-resolve the pins after changing pyproject.toml (writes requirements.lock).
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet -e '.[test]'
+	.lock-venv/bin/pip freeze --exclude-editable | grep -v '^codesign' > requirements.lock
+	rm -rf .lock-venv
+
+clean:
+	rm -rf build .pytest_cache

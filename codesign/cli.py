@@ -1,0 +1,115 @@
+"""The `codesign` command line (click).
+
+Every command reports bad input as one line on stderr and exits with code 2; failures
+of a check (a mismatch, a blown latency budget) exit with code 1.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from codesign import __version__
+from codesign.derived import derive
+from codesign.errors import InputError
+from codesign.spec import load_spec
+
+
+class _Group(click.Group):
+    """A click group that turns `InputError` into a one-line message and exit code 2."""
+
+    def invoke(self, ctx: click.Context):  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except InputError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="codesign")
+def main() -> None:
+    """FPGA trigger co-design: one constraint spec drives QAT training and bit-exact firmware."""
+
+
+# --------------------------------------------------------------------------- spec
+
+
+@main.group(cls=_Group)
+def spec() -> None:
+    """Validate constraint specs and show what they imply."""
+
+
+_SPEC_ARG = click.argument("spec_file", type=click.Path(dir_okay=False, path_type=Path))
+
+
+@spec.command("validate")
+@_SPEC_ARG
+def spec_validate(spec_file: Path) -> None:
+    """Check SPEC_FILE (schema and feasibility) and exit 0 if it is valid."""
+    s = load_spec(spec_file)
+    derive(s)
+    click.echo(f"{spec_file}: valid ({s.name}, spec hash {s.spec_hash()[:12]})")
+
+
+@spec.command("show")
+@_SPEC_ARG
+@click.option("--json", "as_json", is_flag=True, help="Print the derived parameters as JSON.")
+def spec_show(spec_file: Path, as_json: bool) -> None:
+    """Print the parameters derived from SPEC_FILE: encoding, parallelism, budgets, fixed-point types."""
+    d = derive(load_spec(spec_file))
+    if as_json:
+        click.echo(json.dumps(d.to_json(), indent=2))
+        return
+    from codesign.spec_report import derived_table
+
+    click.echo(derived_table(d))
+
+
+# --------------------------------------------------------------------------- bundle
+
+
+@main.group(cls=_Group)
+def bundle() -> None:
+    """Make, inspect and check firmware bundles."""
+
+
+@bundle.command("random")
+@click.option("--spec", "spec_file", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+def bundle_random(spec_file: Path, seed: int, out: Path) -> None:
+    """Write a random but valid bundle for SPEC (for testing firmware before training exists)."""
+    from codesign.bundles import random_bundle
+
+    b = random_bundle(derive(load_spec(spec_file)), seed)
+    digest = b.save(out)
+    click.echo(f"wrote {out} (content hash {digest})")
+
+
+@bundle.command("show")
+@click.argument("bundle_dir", type=click.Path(path_type=Path))
+@click.option("--spec", "spec_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also check that the bundle matches this spec.")
+def bundle_show(bundle_dir: Path, spec_file: Path | None) -> None:
+    """Validate BUNDLE_DIR (hash, shapes, ranges, monotonicity) and print a summary."""
+    from codesign.bundles import check_bundle_matches
+    from emulation.bundle import FirmwareBundle
+
+    b = FirmwareBundle.load(bundle_dir)
+    if spec_file is not None:
+        check_bundle_matches(b, derive(load_spec(spec_file)))
+    p = b.provenance
+    click.echo(f"bundle {bundle_dir}: valid, content hash {b.content_hash()}")
+    click.echo(f"  spec {p.spec_name} ({p.spec_hash[:12]}), source {p.source}, seed {p.seed}, "
+               f"codesign {p.codesign_version}" + (f", dataset {p.dataset_hash[:12]}" if p.dataset_hash else ""))
+    for name, arr in b.arrays().items():
+        fmt = b.array_format(name)
+        click.echo(f"  {name:28s} {str(tuple(arr.shape)):12s} {fmt.cpp() if fmt else 'int'}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

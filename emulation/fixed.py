@@ -1,0 +1,122 @@
+"""Fixed-point formats: the one definition of how an integer stands for a real value.
+
+A `FixedFormat(width, int_bits, signed)` is ap_fixed<width, int_bits> (signed) or
+ap_ufixed<width, int_bits> (unsigned): a raw integer r stands for r * 2**-frac_bits,
+with frac_bits = width - int_bits; int_bits counts the sign bit for signed formats,
+exactly as in the Xilinx ap_types headers.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from emulation.errors import InputError
+
+_CPP_RE = re.compile(r"^ap_(u?)fixed<\s*(\d+)\s*,\s*(-?\d+)\s*>$")
+
+
+@dataclass(frozen=True, order=True)
+class FixedFormat:
+    """A fixed-point format: total width, integer bits (incl. sign when signed), signedness."""
+
+    width: int
+    int_bits: int
+    signed: bool
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.width, int) or isinstance(self.width, bool) or not 1 <= self.width <= 62:
+            raise InputError(f"fixed-point width {self.width!r}: expected an integer in 1..62")
+        if not isinstance(self.int_bits, int) or isinstance(self.int_bits, bool):
+            raise InputError(f"fixed-point int_bits {self.int_bits!r}: expected an integer")
+        if not isinstance(self.signed, bool):
+            raise InputError(f"fixed-point signed {self.signed!r}: expected true or false")
+        if self.signed and self.width < 2:
+            raise InputError("a signed fixed-point format needs at least 2 bits")
+
+    @property
+    def frac_bits(self) -> int:
+        """Number of bits right of the binary point (may be negative)."""
+        return self.width - self.int_bits
+
+    @property
+    def lsb(self) -> float:
+        """Value of one raw unit."""
+        return math.ldexp(1.0, -self.frac_bits)
+
+    @property
+    def raw_min(self) -> int:
+        return -(1 << (self.width - 1)) if self.signed else 0
+
+    @property
+    def raw_max(self) -> int:
+        return (1 << (self.width - 1)) - 1 if self.signed else (1 << self.width) - 1
+
+    @property
+    def max_value(self) -> float:
+        return self.raw_max * self.lsb
+
+    @property
+    def min_value(self) -> float:
+        return self.raw_min * self.lsb
+
+    def cpp(self) -> str:
+        """The HLS C++ type name, e.g. ``ap_ufixed<16,10>``."""
+        return f"ap_{'' if self.signed else 'u'}fixed<{self.width},{self.int_bits}>"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"width": self.width, "int_bits": self.int_bits, "signed": self.signed}
+
+    @classmethod
+    def from_json(cls, obj: Any) -> "FixedFormat":
+        if not isinstance(obj, dict) or set(obj) != {"width", "int_bits", "signed"}:
+            raise InputError(f"fixed-point format {obj!r}: expected {{width, int_bits, signed}}")
+        return cls(obj["width"], obj["int_bits"], obj["signed"])
+
+    @classmethod
+    def parse(cls, text: str) -> "FixedFormat":
+        """Parse an ``ap_fixed<W,I>`` / ``ap_ufixed<W,I>`` type name."""
+        m = _CPP_RE.match(text.strip())
+        if not m:
+            raise InputError(f"fixed-point type {text!r}: expected ap_fixed<W,I> or ap_ufixed<W,I>")
+        return cls(int(m.group(2)), int(m.group(3)), m.group(1) == "")
+
+    def contains(self, raw: Any) -> bool:
+        """True when every raw integer in `raw` is representable in this format."""
+        arr = np.asarray(raw)
+        if arr.size == 0:
+            return True
+        return bool(arr.min() >= self.raw_min and arr.max() <= self.raw_max)
+
+    def __str__(self) -> str:
+        return self.cpp()
+
+
+def ufixed(width: int, int_bits: int) -> FixedFormat:
+    """Shorthand for an unsigned format (ap_ufixed<width, int_bits>)."""
+    return FixedFormat(width, int_bits, False)
+
+
+def sfixed(width: int, int_bits: int) -> FixedFormat:
+    """Shorthand for a signed format (ap_fixed<width, int_bits>)."""
+    return FixedFormat(width, int_bits, True)
+
+
+def from_float(x: Any, fmt: FixedFormat) -> np.ndarray:
+    """Raw integers of real values, rounded half up (AP_RND) and saturated (AP_SAT).
+
+    Used for constants (e.g. log|eta| per row); exact for float64 inputs because scaling
+    by a power of two is exact and floor(v + 0.5) is the round-half-up rule.
+    """
+    scaled = np.ldexp(np.asarray(x, dtype=np.float64), fmt.frac_bits)
+    raw = np.floor(scaled + 0.5)
+    return np.clip(raw, fmt.raw_min, fmt.raw_max).astype(np.int64)
+
+
+def to_float(raw: Any, fmt: FixedFormat) -> np.ndarray:
+    """Real values of raw integers (exact in float64 for widths up to 53 bits)."""
+    return np.ldexp(np.asarray(raw, dtype=np.float64), -fmt.frac_bits)

@@ -304,7 +304,7 @@ def _canonical_json(obj: Any) -> str:
 
 
 def _canonical_bytes(a: np.ndarray) -> bytes:
-    return np.ascontiguousarray(a, dtype="<i8").tobytes()
+    return np.array(a, dtype="<i8", order="C").tobytes()
 
 
 def _digest(a: np.ndarray) -> str:
@@ -333,7 +333,7 @@ def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for name, a in arrays.items():
             buf = io.BytesIO()
-            np.lib.format.write_array(buf, np.ascontiguousarray(a, dtype="<i8"), allow_pickle=False)
+            np.lib.format.write_array(buf, np.array(a, dtype="<i8", order="C"), allow_pickle=False)
             info = zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_DATE)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16

@@ -11,8 +11,10 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
+import numba
 import numpy as np
 
 from emulation.errors import InputError
@@ -106,15 +108,77 @@ def sfixed(width: int, int_bits: int) -> FixedFormat:
     return FixedFormat(width, int_bits, True)
 
 
-def from_float(x: Any, fmt: FixedFormat) -> np.ndarray:
-    """Raw integers of real values, rounded half up (AP_RND) and saturated (AP_SAT).
+# --------------------------------------------------------------------------- integer semantics
+# `convert` is the one definition of rounding and overflow: every block (numpy or numba)
+# calls it; `requantize` applies it to whole arrays.
 
-    Used for constants (e.g. log|eta| per row); exact for float64 inputs because scaling
-    by a power of two is exact and floor(v + 0.5) is the round-half-up rule.
+
+class Rounding(Enum):
+    """Quantisation modes of ap_fixed used by the design."""
+
+    TRN = "AP_TRN"  # truncate: floor toward -inf
+    RND = "AP_RND"  # round half toward +inf: floor(x + 1/2 LSB)
+
+
+class Overflow(Enum):
+    """Overflow modes of ap_fixed used by the design."""
+
+    WRAP = "AP_WRAP"  # keep the low `width` bits (two's complement)
+    SAT = "AP_SAT"  # clamp to [raw_min, raw_max]
+
+
+@numba.njit(inline="always", cache=True)
+def convert(x: int, shift: int, rnd: bool, sat: bool, raw_min: int, raw_max: int, width: int) -> int:
+    """ap_fixed assignment on raw integers: scale by 2**-shift with rounding, then overflow.
+
+    shift = (source frac bits) - (target frac bits). rnd: AP_RND (add half an LSB, then floor),
+    else AP_TRN (floor). sat: AP_SAT (clamp to [raw_min, raw_max]), else AP_WRAP (keep `width` bits).
     """
-    scaled = np.ldexp(np.asarray(x, dtype=np.float64), fmt.frac_bits)
-    raw = np.floor(scaled + 0.5)
-    return np.clip(raw, fmt.raw_min, fmt.raw_max).astype(np.int64)
+    if shift > 0:
+        if rnd:
+            x = (x + (1 << (shift - 1))) >> shift
+        else:
+            x = x >> shift
+    elif shift < 0:
+        x = x << (-shift)
+    if sat:
+        if x < raw_min:
+            x = raw_min
+        elif x > raw_max:
+            x = raw_max
+    else:
+        x = ((x - raw_min) & ((1 << width) - 1)) + raw_min
+    return x
+
+
+@numba.njit(parallel=True, cache=True)
+def _convert_array(x: np.ndarray, shift: int, rnd: bool, sat: bool, raw_min: int, raw_max: int,
+                   width: int) -> np.ndarray:
+    out = np.empty_like(x)
+    for i in numba.prange(x.size):
+        out[i] = convert(x[i], shift, rnd, sat, raw_min, raw_max, width)
+    return out
+
+
+def requantize(raw: np.ndarray, from_frac: int, fmt: FixedFormat, rounding: Rounding,
+               mode: Overflow) -> np.ndarray:
+    """Assign raw integers with `from_frac` fractional bits to ap_fixed<fmt, rounding, mode> (int64 result)."""
+    arr = np.asarray(raw)
+    if arr.dtype.kind not in "iub":
+        raise InputError(f"requantize: expected an integer array, got {arr.dtype}")
+    flat = np.ascontiguousarray(arr, dtype=np.int64).reshape(-1)
+    out = _convert_array(flat, from_frac - fmt.frac_bits, rounding is Rounding.RND, mode is Overflow.SAT,
+                         fmt.raw_min, fmt.raw_max, fmt.width)
+    return out.reshape(arr.shape)
+
+
+def from_float(x: Any, fmt: FixedFormat) -> np.ndarray:
+    """Raw integers of real values as ap_fixed<fmt, AP_RND, AP_SAT> = double: floor(x * 2**frac + 1/2), clamped.
+
+    Exact for float64 inputs: scaling by a power of two is exact, and so is floor(v + 1/2) for |v| < 2**52.
+    """
+    scaled = np.floor(np.ldexp(np.asarray(x, dtype=np.float64), fmt.frac_bits) + 0.5)
+    return np.clip(scaled, fmt.raw_min, fmt.raw_max).astype(np.int64)
 
 
 def to_float(raw: Any, fmt: FixedFormat) -> np.ndarray:

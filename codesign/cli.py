@@ -111,5 +111,8 @@ def bundle_show(bundle_dir: Path, spec_file: Path | None) -> None:
         click.echo(f"  {name:28s} {str(tuple(arr.shape)):12s} {fmt.cpp() if fmt else 'int'}")
 
 
+from codesign.cli_data import data  # noqa: E402
+main.add_command(data)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

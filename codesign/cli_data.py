@@ -1,0 +1,70 @@
+"""`codesign data ...`: generate, check and look at the physics datasets (Pythia 8 calorimeter images)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from codesign.errors import InputError
+from codesign.paths import DEFAULT_SPEC
+
+
+@click.group("data")
+def data() -> None:
+    """Generate, verify and inspect physics datasets (HDF5 shards + dataset card)."""
+
+
+@data.command("generate")
+@click.option("--preset", default="smoke", show_default=True, help="tiny, smoke, small or paper.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Dataset directory (created; a rerun skips complete shards).")
+@click.option("--workers", type=int, default=1, show_default=True, help="Local worker processes.")
+@click.option("--dask-scheduler", "scheduler", default=None,
+              help="Run shards on this dask.distributed scheduler (e.g. tcp://host:8786) instead.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--spec", "spec_file", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_SPEC,
+              show_default=True, help="Constraint spec giving the calorimeter geometry.")
+@click.option("--processes", default=None, help="Comma-separated hard processes to generate (default: all).")
+def data_generate(preset: str, out: Path, workers: int, scheduler: str | None, seed: int, spec_file: Path,
+                  processes: str | None) -> None:
+    """Generate the dataset PRESET into OUT (Pythia 8 -> calorimeter images, truth jets, pile-up pool)."""
+    from codesign.data.generate import generate
+
+    names = None if processes is None else [p.strip() for p in processes.split(",") if p.strip()]
+    result = generate(out, preset=preset, seed=seed, workers=workers, scheduler=scheduler, processes=names,
+                      spec=spec_file)
+    card = result.card
+    events = sum(p["events"] for p in card["processes"].values())
+    click.echo(f"wrote {out}: {events} events in {len(card['processes'])} processes + "
+               f"{card['pileup']['events']} pile-up pool events; {len(result.generated)} shards generated, "
+               f"{len(result.skipped)} already complete; content hash {card['content_hash']}")
+
+
+@data.command("verify")
+@click.argument("dataset_dir", type=click.Path(path_type=Path))
+def data_verify(dataset_dir: Path) -> None:
+    """Check DATASET_DIR completely: card, every shard's checksums and content hash."""
+    from codesign.data.reader import Dataset
+
+    ds = Dataset(dataset_dir)
+    n = ds.verify()
+    counts = ", ".join(f"{s} {ds.count(s)}" for s in ("train", "val", "test"))
+    click.echo(f"{dataset_dir}: valid, {n} shards, {counts} events, content hash {ds.content_hash}")
+
+
+@data.command("inspect")
+@click.argument("dataset_dir", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="PNG to write.")
+@click.option("--process", default=None, help="Process of the event shown (default: the first signal).")
+@click.option("--event", type=int, default=0, show_default=True, help="Index of the event in that test split.")
+def data_inspect(dataset_dir: Path, out: Path, process: str | None, event: int) -> None:
+    """Plot one event (mu=0 vs pile-up, per layer, truth jets circled) and truth-jet distributions."""
+    from codesign.data.plots import inspect_plot
+    from codesign.data.reader import Dataset
+
+    try:
+        inspect_plot(Dataset(dataset_dir), out, process, event)
+    except OSError as exc:
+        raise InputError(f"--out {out}: cannot write ({exc.strerror or exc})") from None
+    click.echo(f"wrote {out}")

@@ -1,0 +1,59 @@
+"""The dataset card (card.json): what was generated, how, and a content hash over all of it.
+
+The hash covers everything except `content_hash`, `versions` and `provenance` (timestamps, host,
+timings), so the same seed and settings give the same hash on any machine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from codesign.errors import InputError
+
+CARD_NAME = "card.json"
+CARD_FORMAT = "codesign-dataset/1"
+UNHASHED_KEYS = ("content_hash", "versions", "provenance")
+_VERSIONED = ("codesign", "pythia8mc", "fastjet", "awkward", "numpy", "h5py", "dask", "distributed")
+
+
+def content_hash(card: dict[str, Any]) -> str:
+    """sha256 of the canonical JSON of the card's hashed part."""
+    hashed = {k: v for k, v in card.items() if k not in UNHASHED_KEYS}
+    return hashlib.sha256(json.dumps(hashed, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of the packages that shape the generated events."""
+    return {name: metadata.version(name) for name in _VERSIONED}
+
+
+def write_card(directory: Path, card: dict[str, Any]) -> dict[str, Any]:
+    """Stamp the content hash into `card` and write it atomically; returns the stamped card."""
+    card = {**card, "content_hash": content_hash(card)}
+    tmp = directory / f".{CARD_NAME}.tmp-{os.getpid()}"
+    tmp.write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, directory / CARD_NAME)
+    return card
+
+
+def read_card(directory: Path) -> dict[str, Any]:
+    """Load and check a dataset card: parseable, the right format, and its content hash intact."""
+    path = directory / CARD_NAME
+    if not directory.is_dir():
+        raise InputError(f"dataset {directory}: not a directory")
+    if not path.is_file():
+        raise InputError(f"dataset {directory}: no {CARD_NAME} (not generated, or generation did not finish)")
+    try:
+        card = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"card {path} is unreadable ({exc})") from None
+    if not isinstance(card, dict) or card.get("format") != CARD_FORMAT:
+        raise InputError(f"card {path}: not a codesign dataset card (expected format {CARD_FORMAT})")
+    if card.get("content_hash") != content_hash(card):
+        raise InputError(f"card {path}: content hash does not match its contents (edited or damaged)")
+    return card

@@ -111,6 +111,26 @@ def bundle_show(bundle_dir: Path, spec_file: Path | None) -> None:
         click.echo(f"  {name:28s} {str(tuple(arr.shape)):12s} {fmt.cpp() if fmt else 'int'}")
 
 
+# --------------------------------------------------------------------------- emulate
+
+
+@main.command("emulate")
+@click.option("--bundle", "bundle_dir", type=click.Path(path_type=Path), required=True, help="Firmware bundle.")
+@click.option("--data", "data_dir", type=click.Path(path_type=Path), required=True, help="Dataset directory.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="results.h5 to write.")
+@click.option("--split", type=click.Choice(["train", "val", "test"]), default="test", show_default=True)
+@click.option("--max-events", type=click.IntRange(min=1), default=None, help="Stop after this many events.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True)
+def emulate_cmd(bundle_dir: Path, data_dir: Path, out: Path, split: str, max_events: int | None,
+                batch_size: int) -> None:
+    """Run the bit-accurate emulator over a dataset split (frozen pile-up for val/test)."""
+    from codesign.emulate import emulate_dataset
+    from emulation.bundle import FirmwareBundle
+
+    n = emulate_dataset(FirmwareBundle.load(bundle_dir), data_dir, out, split, max_events, batch_size)
+    click.echo(f"wrote {out} ({n} events, split {split})")
+
+
 from codesign.cli_data import data  # noqa: E402
 main.add_command(data)
 

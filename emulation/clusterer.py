@@ -39,20 +39,21 @@ def _cluster_event(e: np.ndarray, offsets: np.ndarray, threshold: int, n_out: in
             if v <= threshold:
                 continue
             seed = True
-            total = v
             for k in range(offsets.shape[0]):
                 ii = i + offsets[k, 0]
                 if ii < 0 or ii >= h:
                     continue
                 q = e[ii, (j + offsets[k, 1]) % w]
-                total += q
-                if offsets[k, 2] == 1:
-                    if q > v:
-                        seed = False
-                elif q >= v:
+                if q > v or (q == v and offsets[k, 2] == 0):
                     seed = False
+                    break
             if not seed:
                 continue
+            total = v
+            for k in range(offsets.shape[0]):
+                ii = i + offsets[k, 0]
+                if 0 <= ii < h:
+                    total += e[ii, (j + offsets[k, 1]) % w]
             is_seed[i, j] = True
             # insert into the descending top-N list; equal pT keeps the earlier (raster) seed first
             pos = n_found if n_found < n_out else n_out

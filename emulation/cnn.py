@@ -2,7 +2,8 @@
 
 Integer rules (SEMANTICS.md): sums and products are exact; each layer's exact accumulator is
 ReLU'd and then requantised with `emulation.fixed.convert` (AP_RND, AP_SAT) to its activation
-format. One numba kernel runs a whole event pixel by pixel; events run in parallel (prange).
+format. One numba kernel runs one eta row of one event per task (tasks in parallel, prange);
+the dense layers run in float32 when a per-bundle bound proves every partial sum exact (< 2**24).
 """
 
 from __future__ import annotations
@@ -33,6 +34,12 @@ class _Stage:
         return self.shift, self.lo, self.hi, self.width
 
 
+def _sum_bound(x_max: np.ndarray, w: np.ndarray, b: np.ndarray) -> int:
+    """Largest |partial sum| any neuron of x @ w + b can reach, for inputs bounded by x_max."""
+    terms = np.abs(w.astype(np.int64)) * x_max.astype(np.int64)[:, None]
+    return int((terms.sum(axis=0) + np.abs(b.astype(np.int64))).max())
+
+
 def _align(values: np.ndarray, from_frac: int, to_frac: int) -> np.ndarray:
     """Integers moved to a finer LSB (exact left shift)."""
     return np.asarray(values, dtype=np.int64) << (to_frac - from_frac)
@@ -61,25 +68,39 @@ class CnnKernelParams:
 
     @classmethod
     def of(cls, bundle: FirmwareBundle) -> "CnnKernelParams":
+        """Pre-align the bundle's constants; the dense layers get the fastest exact number type."""
         f, c = bundle.formats, bundle.cnn
         conv_frac = f["et_dec"].frac_bits + f["conv_w"].frac_bits
         x_frac = max(f["conv_act"].frac_bits, f["log_eta"].frac_bits)
         acc1 = x_frac + f["dense_w"].frac_bits
         acc = f["dense_act"].frac_bits + f["dense_w"].frac_bits
+        feat_shift = x_frac - f["conv_act"].frac_bits
+        log_eta = _align(c.log_eta, f["log_eta"].frac_bits, x_frac)
+        b1 = _align(c.dense1_b, f["dense_b"].frac_bits, acc1)
+        b2 = _align(c.dense2_b, f["dense_b"].frac_bits, acc)
+        b3 = _align(c.dense3_b, f["dense_b"].frac_bits, acc)
+        x1_max = np.array([f["conv_act"].raw_max << feat_shift] * (c.dense1_w.shape[0] - 1)
+                          + [int(np.abs(log_eta).max())])
+        act_max = np.full(c.dense2_w.shape[0], f["dense_act"].raw_max)
+        bound = max(_sum_bound(x1_max, c.dense1_w, b1), _sum_bound(act_max, c.dense2_w, b2),
+                    _sum_bound(act_max, c.dense3_w, b3))
+        # float32 adds and multiplies integers exactly while every partial sum stays below 2**24;
+        # the bound covers every partial sum of every neuron, whatever the summation order
+        dt = np.float32 if bound < 2**24 else np.int64
         return cls(
             kernel=c.dw_kernel.astype(np.int64),
             conv_bias=_align(c.dw_bias, f["conv_b"].frac_bits, conv_frac),
             conv=_Stage.of(conv_frac, f["conv_act"]),
-            feat_shift=x_frac - f["conv_act"].frac_bits,
-            log_eta=_align(c.log_eta, f["log_eta"].frac_bits, x_frac),
-            w1=np.ascontiguousarray(c.dense1_w.T, dtype=np.int64),
-            b1=_align(c.dense1_b, f["dense_b"].frac_bits, acc1),
+            feat_shift=feat_shift,
+            log_eta=log_eta.astype(dt),
+            w1=np.ascontiguousarray(c.dense1_w.T, dtype=dt),
+            b1=b1.astype(dt),
             d1=_Stage.of(acc1, f["dense_act"]),
-            w2=np.ascontiguousarray(c.dense2_w.T, dtype=np.int64),
-            b2=_align(c.dense2_b, f["dense_b"].frac_bits, acc),
+            w2=np.ascontiguousarray(c.dense2_w.T, dtype=dt),
+            b2=b2.astype(dt),
             d2=_Stage.of(acc, f["dense_act"]),
-            w3=np.ascontiguousarray(c.dense3_w.T, dtype=np.int64),
-            b3=_align(c.dense3_b, f["dense_b"].frac_bits, acc),
+            w3=np.ascontiguousarray(c.dense3_w.T, dtype=dt),
+            b3=b3.astype(dt),
             hs_frac=acc,
             seg=_Stage.of(acc + 1, f["seg_w"]),
             pred=_Stage.of(f["seg_w"].frac_bits + f["et_dec"].frac_bits, f["et_pred"]),
@@ -90,7 +111,7 @@ class CnnKernelParams:
 def _dense_row(x, n_in, w, b, out, relu, requant, shift, lo, hi, width):
     """out[h, p] = sum_n x[n, p] * w[h, n] + b[h] for a row of pixels p; optionally ReLU'd and requantised."""
     n_pix = x.shape[1]
-    acc = np.empty(n_pix, dtype=np.int64)
+    acc = np.empty(n_pix, dtype=x.dtype)
     for h in range(w.shape[0]):
         for p in range(n_pix):
             acc[p] = b[h]
@@ -102,7 +123,7 @@ def _dense_row(x, n_in, w, b, out, relu, requant, shift, lo, hi, width):
             a = acc[p]
             if relu and a < 0:
                 a = 0
-            out[h, p] = convert(a, shift, True, True, lo, hi, width) if requant else a
+            out[h, p] = convert(np.int64(a), shift, True, True, lo, hi, width) if requant else a
 
 
 @numba.njit(parallel=True, cache=True)
@@ -114,10 +135,10 @@ def _cnn_kernel(x, k, cb, conv, feat_shift, log_eta, w1, b1, d1, w2, b2, d2, w3,
     for task in numba.prange(n_ev * n_eta):  # one eta row of one event per task
         ev = task // n_eta
         i = task % n_eta
-        feats = np.empty((n_conv + 1, n_phi), dtype=np.int64)
-        h1 = np.empty((hidden, n_phi), dtype=np.int64)
-        h2 = np.empty((hidden, n_phi), dtype=np.int64)
-        acc3 = np.empty((w3.shape[0], n_phi), dtype=np.int64)
+        feats = np.empty((n_conv + 1, n_phi), dtype=w1.dtype)
+        h1 = np.empty((hidden, n_phi), dtype=w1.dtype)
+        h2 = np.empty((hidden, n_phi), dtype=w1.dtype)
+        acc3 = np.empty((w3.shape[0], n_phi), dtype=w1.dtype)
         taps = np.empty(4, dtype=np.int64)
         for j in range(n_phi):
             feats[n_conv, j] = log_eta[i]
@@ -150,7 +171,7 @@ def _cnn_kernel(x, k, cb, conv, feat_shift, log_eta, w1, b1, d1, w2, b2, d2, w3,
             e_pred = 0
             for o in range(w3.shape[0]):
                 # hard sigmoid clip(v/2 + 1/2, 0, 1) in units of 2**-(hs_frac + 1)
-                hs = acc3[o, j] + (1 << hs_frac)
+                hs = np.int64(acc3[o, j]) + (1 << hs_frac)
                 if hs < 0:
                     hs = 0
                 elif hs > (1 << (hs_frac + 1)):
@@ -159,12 +180,12 @@ def _cnn_kernel(x, k, cb, conv, feat_shift, log_eta, w1, b1, d1, w2, b2, d2, w3,
                 seg_out[ev, i, j, o] = wgt
                 e_pred += wgt * x[ev, o, i, j]
                 if keep:
-                    acc3_out[ev, i, j, o] = acc3[o, j]
+                    acc3_out[ev, i, j, o] = np.int64(acc3[o, j])
             pred_out[ev, i, j] = convert(e_pred, pred[0], True, True, pred[1], pred[2], pred[3])
             if keep:
                 for n in range(hidden):
-                    h1_out[ev, i, j, n] = h1[n, j]
-                    h2_out[ev, i, j, n] = h2[n, j]
+                    h1_out[ev, i, j, n] = np.int64(h1[n, j])
+                    h2_out[ev, i, j, n] = np.int64(h2[n, j])
 
 
 def denoise(bundle: FirmwareBundle, et_dec: np.ndarray, keep: bool = False) -> dict[str, np.ndarray]:

@@ -7,6 +7,7 @@ of a check (a mismatch, a blown latency budget) exit with code 1.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -14,18 +15,22 @@ import click
 
 from codesign import __version__
 from codesign.derived import derive
+from codesign.build.steps import CheckFailed
 from codesign.errors import InputError
 from codesign.spec import load_spec
 
 
 class _Group(click.Group):
-    """A click group that turns `InputError` into a one-line message and exit code 2."""
+    """A click group: `InputError` -> one line and exit code 2; `CheckFailed` -> one line and exit code 1."""
 
     def invoke(self, ctx: click.Context):  # type: ignore[override]
         try:
             return super().invoke(ctx)
         except InputError as exc:
             click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except CheckFailed as exc:
+            click.echo(f"FAILED: {exc}", err=True)
             sys.exit(exc.exit_code)
 
 
@@ -129,6 +134,39 @@ def emulate_cmd(bundle_dir: Path, data_dir: Path, out: Path, split: str, max_eve
 
     n = emulate_dataset(FirmwareBundle.load(bundle_dir), data_dir, out, split, max_events, batch_size)
     click.echo(f"wrote {out} ({n} events, split {split})")
+
+
+# --------------------------------------------------------------------------- build
+
+
+@main.command("build")
+@click.option("--spec", "spec_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Constraint spec (default: constraints/hl-lhc-multijet.yaml).")
+@click.option("--bundle", "bundle_dir", type=click.Path(path_type=Path), required=True, help="Firmware bundle.")
+@click.option("--target", default=None, help="FPGA part or alias (default: the spec's part).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Build directory.")
+@click.option("--events", "n_events", type=int, default=100, show_default=True, help="Events to verify.")
+@click.option("--data", "data_dir", type=click.Path(path_type=Path), default=None,
+              help="Take the events from this dataset's test split (default: generated).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of generated events.")
+@click.option("--sim", "simulators", multiple=True, default=("verilator",), show_default=True,
+              help="RTL simulator(s): verilator, icarus.")
+@click.option("--rtl-events", type=int, default=10, show_default=True, help="Events driven through RTL simulation.")
+@click.option("--steps", default="", help="Comma-separated subset of steps to run (default: all).")
+def build_cmd(spec_file: Path | None, bundle_dir: Path, target: str | None, out: Path, n_events: int,
+              data_dir: Path | None, seed: int, simulators: tuple[str, ...], rtl_events: int, steps: str) -> None:
+    """Generate the firmware project for BUNDLE and verify it bit for bit against the emulator."""
+    from codesign.build.config import BuildConfig
+    from codesign.build.steps import run_build
+    from codesign.paths import DEFAULT_SPEC
+
+    spec_path = spec_file or Path(os.path.relpath(DEFAULT_SPEC))
+    config = BuildConfig(spec=str(spec_path), bundle=str(bundle_dir),
+                         target=target or load_spec(spec_path).target.part, out=str(out), n_events=n_events,
+                         data=str(data_dir) if data_dir else None, seed=seed, simulators=tuple(simulators),
+                         rtl_events=rtl_events, steps=tuple(s for s in steps.split(",") if s))
+    ctx = run_build(config, log=click.echo)
+    click.echo(f"build {out}: all steps passed ({', '.join(ctx.results)})")
 
 
 from codesign.cli_data import data  # noqa: E402

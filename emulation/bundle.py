@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import io
 import json
 import os
 import shutil
@@ -24,12 +23,12 @@ import numpy as np
 
 from emulation.errors import BundleError
 from emulation.fixed import FixedFormat
+from emulation.npz import write_npz
 
 BUNDLE_FORMAT = "codesign-firmware-bundle"
 BUNDLE_VERSION = 1
 MANIFEST = "manifest.json"
 ARRAYS = "arrays.npz"
-_ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
 # Fixed-point formats a bundle must declare (names shared with codesign.derived).
 FORMAT_NAMES = ("et_in", "code", "et_dec", "conv_w", "conv_b", "conv_acc", "conv_act", "log_eta",
@@ -191,7 +190,7 @@ class FirmwareBundle:
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
         try:
             (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
-            _write_npz(tmp / ARRAYS, self.arrays())
+            write_npz(tmp / ARRAYS, self.arrays())
             if path.exists():
                 old = path.with_name(f".{path.name}.old")
                 shutil.rmtree(old, ignore_errors=True)
@@ -326,18 +325,6 @@ def _non_decreasing(a: np.ndarray, name: str, where: str, monotone_what: str = "
         cur = a[row + (col + 1,)]
         what = f" {monotone_what}" if monotone_what else ""
         raise BundleError(f"{where}: {name} is not monotone non-decreasing{what}: {at} = {cur} < previous {prev}")
-
-
-def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """An .npz that np.load reads, with fixed timestamps so equal bundles give equal bytes."""
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name, a in arrays.items():
-            buf = io.BytesIO()
-            np.lib.format.write_array(buf, np.array(a, dtype="<i8", order="C"), allow_pickle=False)
-            info = zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_DATE)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            zf.writestr(info, buf.getvalue())
 
 
 def _read_npz(path: Path, bundle: Path) -> dict[str, np.ndarray]:

@@ -6,8 +6,12 @@ from pathlib import Path
 
 import click
 
+from codesign.data.presets import PRESETS
+from codesign.data.processes import HARD_PROCESSES
 from codesign.errors import InputError
 from codesign.paths import DEFAULT_SPEC
+
+_PRESET_HELP = "; ".join(f"{p.name} ({p.purpose})" for p in PRESETS.values())
 
 
 @click.group("data")
@@ -16,7 +20,7 @@ def data() -> None:
 
 
 @data.command("generate")
-@click.option("--preset", default="smoke", show_default=True, help="tiny, smoke, small or paper.")
+@click.option("--preset", default="smoke", show_default=True, help=_PRESET_HELP)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Dataset directory (created; a rerun skips complete shards).")
 @click.option("--workers", type=int, default=1, show_default=True, help="Local worker processes.")
@@ -25,10 +29,10 @@ def data() -> None:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--spec", "spec_file", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_SPEC,
               show_default=True, help="Constraint spec giving the calorimeter geometry.")
-@click.option("--processes", default=None, help="Comma-separated hard processes to generate (default: all).")
+@click.option("--processes", default=None, help=f"Comma-separated subset of {', '.join(HARD_PROCESSES)} (default: all).")
 def data_generate(preset: str, out: Path, workers: int, scheduler: str | None, seed: int, spec_file: Path,
                   processes: str | None) -> None:
-    """Generate the dataset PRESET into OUT (Pythia 8 -> calorimeter images, truth jets, pile-up pool)."""
+    """Generate a dataset into OUT: Pythia 8 events -> calorimeter images, truth jets, pile-up pool."""
     from codesign.data.generate import generate
 
     names = None if processes is None else [p.strip() for p in processes.split(",") if p.strip()]

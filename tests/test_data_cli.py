@@ -45,6 +45,7 @@ def test_verify_and_inspect(tiny_dataset, tmp_path):
     (["--preset", "tiny", "--processes", "ggHH_4b,WW"], "process 'WW': unknown (known: ggHH_4b, vbfHH_4b"),
     (["--preset", "tiny", "--workers", "0"], "workers 0: expected at least 1"),
     (["--preset", "tiny", "--seed", "-1"], "seed -1: expected an integer in 0..4294967295"),
+    (["--preset", "tiny", "--dask-scheduler", "nonsense://x"], "dask scheduler nonsense://x: cannot connect"),
 ])
 def test_generate_bad_arguments(tmp_path, args, message):
     _assert_input_error(_run("data", "generate", "--out", str(tmp_path / "d"), *args), message)

@@ -40,7 +40,8 @@ def test_same_seed_same_dataset_on_a_dask_cluster(tiny_dataset, tmp_path):
 
 
 def test_another_seed_gives_other_events(tiny_dataset, tmp_path):
-    card = generate(tmp_path / "seed1", preset="tiny", seed=1, processes=["ZH_nnbb"], progress=False).card
+    card = generate(tmp_path / "seed1", preset="tiny", seed=1, processes=["ZH_nnbb"], workers=2,
+                    progress=False).card  # also runs the local process pool
     assert list(card["processes"]) == ["ZH_nnbb"]
     other = read_all(tmp_path / "seed1" / "ZH_nnbb_0000.h5")["image_mu0"]
     assert not np.array_equal(other, read_all(tiny_dataset / "ZH_nnbb_0000.h5")["image_mu0"])

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import numpy as np
+from tqdm import tqdm
 
 from codesign.data import splits
 from codesign.data.card import CARD_FORMAT, package_versions, write_card
@@ -128,6 +129,24 @@ def _existing(task: ShardTask) -> dict[str, Any] | None:
     return attrs
 
 
+def _find_complete(tasks: list[ShardTask], result: GenerateResult,
+                   log: Callable[[str], None]) -> dict[str, dict[str, Any]]:
+    """Attributes of the tasks' shards already on disk, by path; corrupt ones are deleted for regeneration."""
+    done = {}
+    for task in tasks:
+        try:
+            attrs = _existing(task)
+        except CorruptShardError as exc:
+            log(f"{exc}: generating it again")
+            Path(task.path).unlink()
+            result.replaced_corrupt.append(task.path)
+            continue
+        if attrs is not None:
+            done[task.path] = attrs
+            result.skipped.append(task.path)
+    return done
+
+
 def _prepare_output(out: Path) -> Path:
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -148,6 +167,7 @@ def _run_local(tasks: list[ShardTask], workers: int) -> Iterable[dict[str, Any]]
 
 
 def _run_dask(tasks: list[ShardTask], address: str) -> Iterable[dict[str, Any]]:
+    """Connect now (a bad address fails before any work starts); results stream as shards finish."""
     from dask.distributed import Client
     from dask.distributed import as_completed as dask_completed
 
@@ -155,9 +175,13 @@ def _run_dask(tasks: list[ShardTask], address: str) -> Iterable[dict[str, Any]]:
         client = Client(address, timeout="15s")
     except (OSError, TimeoutError, ValueError) as exc:
         raise InputError(f"dask scheduler {address}: cannot connect ({exc})") from None
-    with client:
-        for fut in dask_completed(client.map(run_task, tasks, pure=False)):
-            yield fut.result()
+
+    def results() -> Iterable[dict[str, Any]]:
+        with client:
+            for fut in dask_completed(client.map(run_task, tasks, pure=False)):
+                yield fut.result()
+
+    return results()
 
 
 def _shard_entry(attrs: dict[str, Any]) -> dict[str, Any]:
@@ -180,7 +204,8 @@ def _build_card(preset: Preset, seed: int, geometry: Geometry, processes: list[s
         "geometry": geometry.to_json(),
         "image_dtype": "float32",
         "processes": {n: process_entry(n, preset.events(n)) for n in processes},
-        "pileup": {**process_entry(PILEUP_PROCESS, preset.pool_events), "process": PILEUP_PROCESS, "mu": MU, "distribution": "Poisson",
+        "pileup": {**process_entry(PILEUP_PROCESS, preset.pool_events), "process": PILEUP_PROCESS,
+                   "mu": MU, "distribution": "Poisson",
                    "storage": "sparse cells (offsets, cell, et) per pool shard",
                    "fresh": "drawn per (dataset seed, reader seed, epoch, event id) when reading",
                    "frozen": "pool indices drawn per (dataset seed, event id), stored in every event shard"},
@@ -219,28 +244,11 @@ def generate(out: Path | str, preset: str = "smoke", seed: int = 0, workers: int
     remove_stale_temporaries(out)
 
     result = GenerateResult(card={})
-    done: dict[str, dict[str, Any]] = {}
-    todo = []
-    for task in tasks:
-        try:
-            attrs = _existing(task)
-        except CorruptShardError as exc:
-            log(f"{exc}: generating it again")
-            Path(task.path).unlink()
-            result.replaced_corrupt.append(task.path)
-            attrs = None
-        if attrs is None:
-            todo.append(task)
-        else:
-            done[task.path] = attrs
-            result.skipped.append(task.path)
+    done = _find_complete(tasks, result, log)
     if result.skipped:
         log(f"{len(result.skipped)} of {len(tasks)} shards already complete in {out}: skipping them")
-
-    todo.sort(key=lambda t: -t.n_events)  # biggest first keeps the workers busy until the end
+    todo = sorted((t for t in tasks if t.path not in done), key=lambda t: -t.n_events)  # biggest first
     runner = _run_dask(todo, scheduler) if scheduler else _run_local(todo, workers)
-    from tqdm import tqdm
-
     with tqdm(total=sum(t.n_events for t in todo), unit="ev", desc=f"{chosen.name}", file=sys.stderr,
               disable=not progress or not todo, mininterval=1.0, smoothing=0.1) as bar:
         for attrs in runner:

@@ -26,10 +26,10 @@ class Preset:
 
 
 PRESETS: dict[str, Preset] = {p.name: p for p in (
-    Preset("tiny", 40, 40, 300, 20, 300, "unit tests: seconds"),
-    Preset("smoke", 1500, 8000, 16000, 750, 4000, "demo and training tests: about 2 minutes on 2 cores"),
-    Preset("small", 20000, 100000, 200000, 2500, 20000, "quick studies: about 15 minutes on 2 cores"),
-    Preset("paper", 100000, 500000, 1000000, 5000, 25000, "the paper's sample sizes: about 1 hour on 2 cores"),
+    Preset("tiny", 40, 40, 300, 20, 300, "unit tests, seconds"),
+    Preset("smoke", 1500, 8000, 16000, 750, 4000, "demo and training tests, about 2 min on 2 cores"),
+    Preset("small", 20000, 100000, 200000, 2500, 20000, "quick studies, about 15 min on 2 cores"),
+    Preset("paper", 100000, 500000, 1000000, 5000, 25000, "the paper's sample sizes, about 2.4 CPU-hours"),
 )}
 
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from codesign.errors import InputError
-
 COMMON_SETTINGS: tuple[str, ...] = (
     "Beams:idA = 2212",
     "Beams:idB = 2212",
@@ -49,7 +47,7 @@ class Process:
     weighted: bool = False
     note: str = ""
 
-    def pythia_settings(self, seed: int) -> list[str]:
+    def pythia_settings(self, seed: int | str) -> list[str]:
         """Every line passed to `Pythia.readString` for a generator seeded with `seed`."""
         return [*COMMON_SETTINGS, "Random:setSeed = on", f"Random:seed = {seed}", *self.settings]
 
@@ -79,10 +77,3 @@ PROCESSES: dict[str, Process] = {p.name: p for p in (
 HARD_PROCESSES: tuple[str, ...] = tuple(n for n, p in PROCESSES.items() if p.role != "pileup")
 PILEUP_PROCESS = "minbias"
 
-
-def get_process(name: str) -> Process:
-    """The process called `name`, or an InputError listing the known ones."""
-    try:
-        return PROCESSES[name]
-    except KeyError:
-        raise InputError(f"process {name!r}: unknown (known: {', '.join(PROCESSES)})") from None

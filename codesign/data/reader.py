@@ -17,7 +17,7 @@ from codesign.data.card import read_card
 from codesign.data.detector import Geometry, SparseCells
 from codesign.data.pileup import draw_many, overlay
 from codesign.data.seeds import STREAM_FRESH, STREAM_SHUFFLE
-from codesign.data.shards import CorruptShardError, open_shard, shard_attrs
+from codesign.data.shards import CorruptShardError, content_sha256, open_shard, read_all, shard_attrs
 from codesign.data.splits import check_split, split_codes
 from codesign.errors import InputError
 
@@ -70,16 +70,16 @@ class Dataset:
     # ------------------------------------------------------------------ validation
 
     def _check_counts(self, name: str, entry: dict[str, Any]) -> None:
-        total, expect = 0, 0
+        """The shards of a process must tile its events 0..events-1 in order."""
+        expect = 0
         for s in entry["shards"]:
             if s["first_event"] != expect:
                 raise InputError(f"card {self.path}/card.json: {name} shard {s['file']} starts at event "
                                  f"{s['first_event']}, expected {expect}")
             expect += s["n_events"]
-            total += s["n_events"]
-        if total != entry["events"]:
+        if expect != entry["events"]:
             raise InputError(f"card {self.path}/card.json: {name} lists {entry['events']} events "
-                             f"but its shards hold {total}")
+                             f"but its shards hold {expect}")
 
     def _checked(self, process: str, entry: dict[str, Any], kind: str) -> Path:
         path = self.path / entry["file"]
@@ -98,9 +98,8 @@ class Dataset:
 
     def verify(self) -> int:
         """Re-read every shard (checksums and content hashes); returns the number of shards checked."""
-        from codesign.data.shards import content_sha256, read_all
-
-        entries = [(self.path / s["file"], s) for n in self.processes for s in self.card["processes"][n]["shards"]]
+        entries = [(self.path / s["file"], s)
+                   for n in self.processes for s in self.card["processes"][n]["shards"]]
         entries += [(self.path / s["file"], s) for s in self.card["pileup"]["shards"]]
         for path, entry in entries:
             if content_sha256(read_all(path)) != entry["content_sha256"]:
@@ -171,13 +170,15 @@ class Dataset:
             if value < least:
                 raise InputError(f"{name} {value}: expected an integer >= {least}")
         blocks = [(shard, lo) for n in self.select_processes(processes) for shard in self._shards[n]
-                  for lo in range(0, len(shard.split), BLOCK_EVENTS) if (shard.split[lo:lo + BLOCK_EVENTS] == code).any()]
+                  for lo in range(0, len(shard.split), BLOCK_EVENTS)
+                  if (shard.split[lo:lo + BLOCK_EVENTS] == code).any()]
         rng = np.random.default_rng([self.seed, STREAM_SHUFFLE, seed, epoch]) if shuffle else None
         if rng is not None:
             blocks = [blocks[i] for i in rng.permutation(len(blocks))]
         carry: dict[str, np.ndarray] | None = None
         for start in range(0, len(blocks), BUFFER_BLOCKS):
-            parts = [self._read_block(shard, lo, code, pileup, epoch, seed) for shard, lo in blocks[start:start + BUFFER_BLOCKS]]
+            parts = [self._read_block(shard, lo, code, pileup, epoch, seed)
+                     for shard, lo in blocks[start:start + BUFFER_BLOCKS]]
             if carry is not None:
                 parts.insert(0, carry)
             buffer = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}

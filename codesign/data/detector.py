@@ -35,19 +35,24 @@ class Geometry:
 
     @property
     def n_cells(self) -> int:
+        """Cells of one image, both layers."""
         return N_LAYERS * self.eta_bins * self.phi_bins
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
+        """(layers, eta_bins, phi_bins)."""
         return (N_LAYERS, self.eta_bins, self.phi_bins)
 
     def to_json(self) -> dict:
+        """The geometry as recorded in the dataset card and in every shard."""
         return {**asdict(self), "layers": ["em", "had"], "unit": "GeV", "quantity": "E_T = E/cosh(eta)"}
 
     def eta_edges(self) -> np.ndarray:
+        """Row boundaries in eta (eta_bins + 1 values)."""
         return np.linspace(-self.eta_max, self.eta_max, self.eta_bins + 1)
 
     def phi_edges(self) -> np.ndarray:
+        """Column boundaries in phi (phi_bins + 1 values)."""
         return np.linspace(-np.pi, np.pi, self.phi_bins + 1)
 
 
@@ -85,6 +90,7 @@ class SparseCells:
 
     @property
     def n_events(self) -> int:
+        """Number of images held."""
         return len(self.offsets) - 1
 
 

@@ -27,14 +27,17 @@ class Particles:
 
     @property
     def pt(self) -> np.ndarray:
+        """Transverse momentum in GeV."""
         return np.hypot(self.px, self.py)
 
     @property
     def eta(self) -> np.ndarray:
+        """Pseudorapidity asinh(pz/pt)."""
         return np.arcsinh(self.pz / self.pt)
 
     @property
     def phi(self) -> np.ndarray:
+        """Azimuth in [-pi, pi]."""
         return np.arctan2(self.py, self.px)
 
     @property

@@ -110,6 +110,7 @@ class Dataset:
 
     @property
     def content_hash(self) -> str:
+        """The card's content hash (what firmware bundles record as their dataset hash)."""
         return self.card["content_hash"]
 
     def select_processes(self, processes: list[str] | None) -> list[str]:

@@ -33,6 +33,7 @@ class CorruptShardError(InputError):
 
 
 def shard_name(process: str, index: int) -> str:
+    """File name of shard `index` of `process`."""
     return f"{process}_{index:04d}.h5"
 
 

@@ -1,12 +1,14 @@
+"""Shared fixtures; tests/ is put on sys.path so tests can import helpers and reference_chain."""
+
 import sys
 from pathlib import Path
+
+import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 
 # --------------------------------------------------------------------------- physics data
-
-import pytest  # noqa: E402
 
 
 @pytest.fixture(scope="session")

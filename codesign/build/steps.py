@@ -85,7 +85,7 @@ def registered_steps() -> list[Step]:
 
 
 # Modules that register further steps, in pipeline order (HLS, RTL, ...).
-STEP_MODULES: list[str] = []
+STEP_MODULES: list[str] = ["codesign.hls.steps"]
 
 
 def _hash(obj: Any) -> str:

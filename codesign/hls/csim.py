@@ -20,7 +20,9 @@ from codesign.hls.project import events_text
 from codesign.toolchain import ap_types_dir, cxx
 
 SOURCES = ("firmware/trigger_top.cpp", "firmware/parameters.cpp", "tb/csim_tb.cpp")
-CXXFLAGS = ("-std=c++14", "-O2", "-w")
+# -fno-exceptions: HLS code throws nothing, and without exception cleanups g++ compiles the large
+# ap_fixed initialisers of parameters.cpp about 5x faster.
+CXXFLAGS = ("-std=c++14", "-O2", "-w", "-fno-exceptions")
 EXE = "csim_tb"
 MISMATCH_LIMIT = 20  # mismatches listed per output (all are counted)
 

@@ -57,8 +57,13 @@ def _latency(node: ET.Element | None) -> dict[str, Any]:
     def get(tag: str) -> int | float | None:
         return _number(node.findtext(tag)) if node is not None else None
 
+    interval = (get("Interval-min"), get("Interval-max"))
+    ii = node.findtext("PipelineInitiationInterval") if node is not None else None
+    if interval == (None, None) and ii:  # module entries give "II" or "min ~ max" instead
+        low, _, high = ii.partition("~")
+        interval = (_number(low), _number(high or low))
     return {"best": get("Best-caseLatency"), "average": get("Average-caseLatency"), "worst": get("Worst-caseLatency"),
-            "interval_min": get("Interval-min"), "interval_max": get("Interval-max")}
+            "interval_min": interval[0], "interval_max": interval[1]}
 
 
 def parse_csynth_xml(path: Path) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from emulation.clusterer import cluster
 from emulation.cnn import denoise
 from emulation.errors import InputError
 from emulation.fixed import from_float
-from emulation.quantiser import decode, encode
+from emulation.quantiser import quantise
 from emulation.trigger import trigger
 
 # Per-event outputs always returned (names are also the HDF5 dataset names of `codesign emulate`).
@@ -49,8 +49,7 @@ def check_input(bundle: FirmwareBundle, et_raw: np.ndarray) -> np.ndarray:
 def run_chain(bundle: FirmwareBundle, et_raw: np.ndarray, keep: bool = False) -> ChainResult:
     """Emulate the firmware on a batch of raw E_T images (B, L, H, W) in the et_in format."""
     et = check_input(bundle, et_raw)
-    codes = encode(et, bundle.quantiser.thresholds)
-    et_dec = decode(codes, bundle.quantiser.levels)
+    codes, et_dec = quantise(et, bundle.quantiser.thresholds, bundle.quantiser.levels)
     cnn = denoise(bundle, et_dec, keep=keep)
     clusters = cluster(bundle, cnn["et_pred"])
     pt_calib = calibrate(bundle, clusters["cluster_pt"], clusters["cluster_ieta"], clusters["n_clusters"])

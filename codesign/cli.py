@@ -171,6 +171,9 @@ def build_cmd(spec_file: Path | None, bundle_dir: Path, target: str | None, out:
 
 from codesign.cli_data import data  # noqa: E402
 main.add_command(data)
+from codesign.cli_train import export, train  # noqa: E402
+main.add_command(train)
+main.add_command(export)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

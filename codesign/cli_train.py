@@ -1,0 +1,60 @@
+"""`codesign train` and `codesign export`: QAT of the whole chain and its firmware bundle."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from codesign.paths import DEFAULT_SPEC
+from codesign.train.config import MODES, PRESET_EPOCHS
+
+
+@click.command("train")
+@click.option("--spec", "spec_file", type=click.Path(path_type=Path), default=DEFAULT_SPEC, show_default=True,
+              help="Constraint spec: image size, quantiser levels, fixed-point formats, FPR.")
+@click.option("--data", "data_dir", type=click.Path(path_type=Path), required=True, help="Dataset directory.")
+@click.option("--mode", required=True, help=f"Training mode: {' or '.join(MODES)}.")
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="Run directory (created; a rerun with the same settings resumes it).")
+@click.option("--preset", default="smoke", show_default=True,
+              help="Epoch preset: " + ", ".join(f"{k} ({v} epochs per stage)" for k, v in PRESET_EPOCHS.items()))
+@click.option("--epochs", type=int, default=None, help="Epochs per stage (overrides the preset).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--batch-size", type=int, default=128, show_default=True)
+@click.option("--max-steps-per-epoch", type=int, default=None,
+              help="Cap training and validation batches per epoch (quick runs and tests).")
+def train(spec_file: Path, data_dir: Path, mode: str, out: Path, preset: str, epochs: int | None, seed: int,
+          batch_size: int, max_steps_per_epoch: int | None) -> None:
+    """Train the chain (sequential or end-to-end), export RUN/bundle and evaluate it on the test split."""
+    from codesign.train.config import TrainConfig
+
+    config = TrainConfig(spec=str(spec_file), data=str(data_dir), mode=mode, preset=preset, epochs=epochs, seed=seed,
+                         batch_size=batch_size, max_steps_per_epoch=max_steps_per_epoch)
+    from codesign.train.export import export_run
+    from codesign.train.loop import Trainer
+    from codesign.train.report import evaluate_run, summary_lines
+
+    trainer = Trainer.open(config, out, log=click.echo)
+    trainer.train()
+    exported = export_run(out, out / "bundle")
+    click.echo(f"wrote {out / 'bundle'} (content hash {exported.content_hash}; thresholds pT1 >= "
+               f"{exported.thresholds['pt1']}, pT4 >= {exported.thresholds['pt4']} raw)")
+    metrics = evaluate_run(out, exported)
+    for line in summary_lines(metrics):
+        click.echo(line)
+    click.echo(f"wrote {out / 'metrics.json'} and {out / 'plots'}")
+
+
+@click.command("export")
+@click.option("--run", "run_dir", type=click.Path(path_type=Path), required=True, help="Trained run directory.")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Bundle directory to write.")
+@click.option("--data", "data_dir", type=click.Path(path_type=Path), default=None,
+              help="The run's dataset, if it moved (its content hash must match).")
+def export(run_dir: Path, out: Path, data_dir: Path | None) -> None:
+    """Export a trained run to a FirmwareBundle; trigger thresholds at the spec's FPR (emulator, validation split)."""
+    from codesign.train.export import export_run
+
+    result = export_run(run_dir, out, data_dir)
+    fpr = ", ".join(f"{k} >= {t} raw (validation FPR {result.val_fpr[k]:.2g})" for k, t in result.thresholds.items())
+    click.echo(f"wrote {out} (content hash {result.content_hash}); thresholds {fpr}")

@@ -1,0 +1,83 @@
+"""What each training stage minimises and which variables it moves (paper Table 4).
+
+sequential: quantiser (per-pixel MSE to the input E_T + smoothness), then CNN (per-pixel MSE of
+E_pred to the mu = 0 image, E_em + E_had), then calibration (D_C), each with upstream frozen.
+e2e: BCE[f(pT1)] + BCE[g(pT4)] + alpha D_C + penalties, every block at once.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from codesign.train.config import HYPER
+from codesign.train.losses import calibration_distance, event_weights, matched_pairs, pixel_mse, weighted_bce
+from codesign.train.model import GROUPS, TriggerChain
+from codesign.train.tf_setup import DTYPE, tf
+
+STAGE_GROUPS = {"quantiser": ("quantiser",), "cnn": ("cnn",), "calibration": ("calibration",), "e2e": GROUPS}
+BATCH_KEYS = ("image", "image_mu0", "jets", "n_jets", "label", "weight")
+
+
+class Batch(NamedTuple):
+    """The tensors of a data batch that the losses read."""
+
+    image: tf.Tensor  # (B, L, H, W) GeV with pile-up
+    image_mu0: tf.Tensor  # (B, L, H, W) GeV without pile-up
+    jets: tf.Tensor  # (B, J, 4) truth pt, eta, phi, m
+    n_jets: tf.Tensor  # (B,)
+    label: tf.Tensor  # (B,) 1 = signal
+    weight: tf.Tensor  # (B,) generator weight
+
+    @classmethod
+    def of(cls, batch: dict[str, np.ndarray]) -> "Batch":
+        return cls(*(tf.convert_to_tensor(batch[k]) for k in BATCH_KEYS))
+
+    @staticmethod
+    def signature(geometry: tuple[int, int, int], max_jets: int) -> "Batch":
+        """TensorSpecs with a free batch size (one trace for every batch, the short last one included)."""
+        image = tf.TensorSpec((None, *geometry), tf.float32)
+        return Batch(image, image, tf.TensorSpec((None, max_jets, 4), tf.float32), tf.TensorSpec((None,), tf.int32),
+                     tf.TensorSpec((None,), tf.int8), tf.TensorSpec((None,), tf.float32))
+
+
+class Objective:
+    """Stage losses of one model; `centres` give each seed row/column its eta and phi."""
+
+    def __init__(self, model: TriggerChain, eta_edges: np.ndarray, phi_edges: np.ndarray, eta_max: float) -> None:
+        self.model = model
+        self.eta = tf.constant((eta_edges[:-1] + eta_edges[1:]) / 2, DTYPE)
+        self.phi = tf.constant((phi_edges[:-1] + phi_edges[1:]) / 2, DTYPE)
+        self.eta_max = eta_max
+
+    def variables(self, stage: str) -> list[tf.Variable]:
+        return [v for g in STAGE_GROUPS[stage] for v in self.model.group(g)]
+
+    def _calibration_distance(self, out: dict[str, tf.Tensor], b: Batch, omega: tf.Tensor) -> tf.Tensor:
+        match = matched_pairs(tf.gather(self.eta, out["cluster_ieta"]), tf.gather(self.phi, out["cluster_iphi"]),
+                              out["valid"], b.jets, b.n_jets, self.eta_max)
+        return calibration_distance(out["pt_calib"], match, b.jets, omega)
+
+    def __call__(self, stage: str, b: Batch) -> dict[str, tf.Tensor]:
+        """{"loss": the stage's loss, plus its named parts}."""
+        m = self.model
+        if stage == "quantiser":
+            et_dec, _ = m.quantise(b.image)
+            parts = {"mse": pixel_mse(et_dec, b.image), "smoothness": m.regularisers()}
+        elif stage == "cnn":
+            et_dec, _ = m.quantise(b.image)
+            e_pred, _ = m.denoiser(et_dec)
+            parts = {"mse": pixel_mse(e_pred, tf.reduce_sum(b.image_mu0, axis=1))}
+        else:
+            out = m(b.image)
+            omega = event_weights(b.label, b.weight)
+            d_c = self._calibration_distance(out, b, omega)
+            if stage == "calibration":
+                parts = {"d_c": d_c}
+            else:
+                parts = {"bce_pt1": weighted_bce(out["logit_pt1"], b.label, omega),
+                         "bce_pt4": weighted_bce(out["logit_pt4"], b.label, omega),
+                         "alpha_d_c": HYPER.alpha * d_c, "smoothness": m.regularisers(),
+                         "curvature": m.curvature_penalties()}
+        return {"loss": tf.add_n(list(parts.values())), **parts}

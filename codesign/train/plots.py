@@ -1,0 +1,75 @@
+"""Trigger plots of an evaluated run: ROC per trigger (every signal) and turn-on curves against truth jet pT."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from codesign.train.evaluate import Evaluation
+from codesign.train.metrics import roc_curve
+
+_TRUTH_LABEL = {"pt1": "leading", "pt4": "fourth"}
+_PT_BINS = np.linspace(0.0, 400.0, 41)
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import mplhep
+
+    plt.style.use(mplhep.style.ATLAS)
+    return plt
+
+
+def roc_plot(ev: Evaluation, processes: list[str], signals: list[str], fpr: float, out: Path) -> Path:
+    """ROC (weighted QCD FPR vs signal TPR) of pT1 and pT4, emulator (solid) and QAT model (dashed)."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(14, 6))
+    bkg = ev.label == 0
+    for ax, trig in zip(axes, ("pt1", "pt4")):
+        for s in signals:
+            sig = ev.process == processes.index(s)
+            for values, style, tag in ((ev.emulator_pt, "-", "emulator"), (ev.float_pt, "--", "QAT model")):
+                f, t = roc_curve(values[trig][sig], values[trig][bkg], ev.weight[bkg])
+                ax.plot(np.maximum(f, 1e-7), t, style, label=f"{s} ({tag})" if tag == "emulator" else None)
+        ax.axvline(fpr, color="grey", lw=1, ls=":")
+        ax.set_xscale("log")
+        ax.set_xlim(1e-5, 1)
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel("false-positive rate (weighted QCD)")
+        ax.set_ylabel("true-positive rate")
+        ax.set_title(f"{trig} trigger")
+        ax.legend(fontsize=10, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(out, dpi=90)
+    plt.close(fig)
+    return out
+
+
+def turn_on_plot(ev: Evaluation, processes: list[str], thresholds: dict[str, int], lsb: float, out: Path) -> Path:
+    """Efficiency of each trigger at the bundle threshold against the truth jet pT it targets, per process."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(14, 6))
+    centres = (_PT_BINS[1:] + _PT_BINS[:-1]) / 2
+    for ax, trig in zip(axes, ("pt1", "pt4")):
+        passed = ev.emulator_pt[trig] >= thresholds[trig]
+        truth = ev.truth_pt[trig]
+        for i, name in enumerate(processes):
+            sel = ev.process == i
+            w = ev.weight[sel]
+            den, _ = np.histogram(truth[sel], _PT_BINS, weights=w)
+            num, _ = np.histogram(truth[sel][passed[sel]], _PT_BINS, weights=w[passed[sel]])
+            ok = den > 0
+            ax.plot(centres[ok], num[ok] / den[ok], "o-", ms=3, label=name)
+        ax.set_xlabel(f"truth {_TRUTH_LABEL[trig]} jet pT [GeV] (|eta| inside the calorimeter)")
+        ax.set_ylabel("efficiency")
+        ax.set_ylim(0, 1.05)
+        ax.set_title(f"{trig} >= {thresholds[trig] * lsb:.1f} GeV (emulator)")
+        ax.legend(fontsize=10, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(out, dpi=90)
+    plt.close(fig)
+    return out

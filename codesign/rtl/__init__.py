@@ -1,0 +1,1 @@
+"""RTL firmware: Verilog generation from the bundle, cocotb simulation, latency, synthesis estimates."""

@@ -174,6 +174,8 @@ main.add_command(data)
 from codesign.cli_train import export, train  # noqa: E402
 main.add_command(train)
 main.add_command(export)
+from codesign.hls.cli import crosscheck_hls4ml  # noqa: E402
+main.add_command(crosscheck_hls4ml)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -47,7 +47,7 @@ def cache(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def default(request):
+def default():
     return derive(load_spec(DEFAULT_SPEC))
 
 
@@ -62,7 +62,7 @@ def csim_vs_emulator(bundle, derived, et, tmp_path, cache):
     write_project(tmp_path / "hls", bundle, design, et)
     want = run_chain(bundle, et, keep=True)
     reference = {k: np.asarray(want[k]) for k in COMPARED}
-    run = simulate(tmp_path / "hls", tmp_path / "csim", et, {k: v.shape for k, v in reference.items()}, cache=cache)
+    run = simulate(tmp_path / "hls", tmp_path / "csim", {k: v.shape for k, v in reference.items()}, cache=cache)
     mismatches, counts = compare(reference, run.outputs)
     assert sum(counts.values()) == 0, (counts, mismatches[:5])
     for name in COMPARED:  # the comparison itself, spelled out: whole arrays, exact

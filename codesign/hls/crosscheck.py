@@ -161,8 +161,7 @@ def crosscheck(bundle: FirmwareBundle, et_in: np.ndarray, out_dir: Path, mode: s
     x = patches(et_dec)
     rows = np.broadcast_to(np.arange(et_dec.shape[2])[None, :, None], et_dec.shape[:1] + et_dec.shape[2:]).reshape(-1)
     centre = et_dec.transpose(0, 2, 3, 1).reshape(-1, et_dec.shape[1])
-    want = {k: np.asarray(ref[k]).reshape(len(x), -1) for k in COMPARED[:-1]}
-    want["et_pred"] = np.asarray(ref["et_pred"]).reshape(-1, 1)
+    want = {k: np.asarray(ref[k]).reshape(len(x), -1) for k in COMPARED}  # per pixel, in raster order
     if max_pixels is not None and max_pixels < len(x):
         pick = np.sort(np.random.default_rng(seed).choice(len(x), max_pixels, replace=False))
         x, rows, centre = x[pick], rows[pick], centre[pick]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from codesign.hls.project import events_text
+from codesign.hls.project import EVENTS_FILE
 from codesign.toolchain import ap_types_dir, cxx
 
 SOURCES = ("firmware/trigger_top.cpp", "firmware/parameters.cpp", "tb/csim_tb.cpp")
@@ -105,18 +105,14 @@ def read_outputs(out_dir: Path, shapes: dict[str, tuple[int, ...]]) -> dict[str,
     return got
 
 
-def simulate(project: Path, work: Path, et_in: np.ndarray, shapes: dict[str, tuple[int, ...]],
-             cache: Path | None = None, events_file: Path | None = None) -> CsimRun:
-    """Compile and run the C simulation of `project` on raw et_in events; returns its outputs and timings."""
+def simulate(project: Path, work: Path, shapes: dict[str, tuple[int, ...]], cache: Path | None = None) -> CsimRun:
+    """Compile and run the C simulation of `project` on its tb_data events; returns its outputs and timings."""
     work = Path(work)
     t0 = time.perf_counter()
     exe = compile_csim(project, work, cache)
     t1 = time.perf_counter()
-    if events_file is None:
-        events_file = work / "et_in.dat"
-        events_file.write_text(events_text(et_in))
     out_dir = work / "out"
-    run_csim(exe, events_file, out_dir)
+    run_csim(exe, Path(project) / EVENTS_FILE, out_dir)
     t2 = time.perf_counter()
     return CsimRun(outputs=read_outputs(out_dir, shapes), compile_s=t1 - t0, run_s=t2 - t1)
 

@@ -56,7 +56,7 @@ def csim(ctx: BuildContext) -> dict[str, Any]:
     work.mkdir(parents=True, exist_ok=True)
     shapes = {name: reference[name].shape for name in OUTPUTS + REFERENCE_INTERMEDIATES}
     try:
-        run = simulate(ctx.path(HLS), work, ctx.events.et_in, shapes, events_file=ctx.path(HLS, EVENTS_FILE))
+        run = simulate(ctx.path(HLS), work, shapes)
     except CsimError as exc:
         raise CheckFailed(f"C simulation: {exc}") from None
     mismatches, counts = compare(reference, run.outputs)

@@ -176,6 +176,8 @@ main.add_command(train)
 main.add_command(export)
 from codesign.hls.cli import crosscheck_hls4ml  # noqa: E402
 main.add_command(crosscheck_hls4ml)
+from codesign.rtl.cli import check_latency  # noqa: E402
+main.add_command(check_latency)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

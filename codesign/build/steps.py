@@ -85,7 +85,7 @@ def registered_steps() -> list[Step]:
 
 
 # Modules that register further steps, in pipeline order (HLS, RTL, ...).
-STEP_MODULES: list[str] = ["codesign.hls.steps"]
+STEP_MODULES: list[str] = ["codesign.hls.steps", "codesign.rtl.steps"]
 
 
 def _hash(obj: Any) -> str:

@@ -1,0 +1,54 @@
+"""`codesign check-latency`: a CI gate on the RTL latency measured in a build against a spec's budgets."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import click
+
+from codesign.build.config import BuildConfig
+from codesign.build.steps import CheckFailed, open_context, registered_steps
+from codesign.derived import derive
+from codesign.errors import InputError
+from codesign.rtl.latency import format_table, latency_rows, stored_latencies
+from codesign.spec import load_spec
+
+
+def simulate_build(build_dir: Path) -> None:
+    """Run the events (when missing), rtl and rtl_sim steps of a build, with its own configuration."""
+    config = BuildConfig.load(build_dir)
+    if config.rtl_events == 0:
+        config = dataclasses.replace(config, rtl_events=1)  # one event measures the latency
+    ctx = open_context(dataclasses.replace(config, out=str(build_dir)))
+    steps = {s.name: s for s in registered_steps()}
+    for name in ("events", "rtl", "rtl_sim"):
+        s = steps[name]
+        if name == "events" and all(ctx.path(a).exists() for a in s.artefacts):
+            continue
+        ctx.results[name] = s.run(ctx)
+
+
+@click.command("check-latency")
+@click.option("--spec", "spec_file", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Constraint spec whose latency budgets and clock apply.")
+@click.option("--build", "build_dir", type=click.Path(path_type=Path), required=True,
+              help="Build directory of `codesign build` (simulated first when it holds no RTL latency).")
+def check_latency(spec_file: Path, build_dir: Path) -> None:
+    """Print measured RTL latency per block against SPEC's budgets; exit 1 when any block or the chain is over."""
+    derived = derive(load_spec(spec_file))
+    if not build_dir.is_dir():
+        raise InputError(f"--build {str(build_dir)!r}: not a directory")
+    records = stored_latencies(build_dir)
+    if not records:
+        click.echo(f"no RTL latency stored in {build_dir}: running its rtl and rtl_sim steps", err=True)
+        simulate_build(build_dir)
+        records = stored_latencies(build_dir)
+    rows = latency_rows(derived, records)
+    click.echo(f"build {build_dir}, measured on {', '.join(sorted(records))}")
+    click.echo(format_table(rows, derived.clock_mhz))
+    over = [r.block for r in rows if r.over]
+    missing = [r.block for r in rows if r.budget_cycles is not None and r.measured_cycles is None]
+    if over or missing:
+        raise CheckFailed("; ".join(filter(None, [f"over budget: {', '.join(over)}" if over else "",
+                                                  f"not measured: {', '.join(missing)}" if missing else ""])))

@@ -1,0 +1,94 @@
+"""Build steps of the RTL flow: "rtl" (write the Verilog), "rtl_sim" (cocotb on each simulator), "synth" (resources).
+
+Step results hold no timings or absolute paths (build.json stays deterministic); run times go
+to timings.json files next to the artefacts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from codesign.build.steps import BuildContext, CheckFailed, step
+from codesign.rtl.latency import LATENCY_FILE, latency_record
+from codesign.rtl.lint import lint
+from codesign.rtl.plan import RtlPlan, make_plan
+from codesign.rtl.sim import build_model, run_testbench
+from codesign.rtl.verify import chain_stimulus
+from codesign.rtl.verilog import MODULES, TOP, write_sources, write_text
+
+SRC = "rtl/src"
+DESIGN = "rtl/design.json"
+SIM_SUMMARY = "rtl/sim_summary.json"
+RESOURCES = "rtl/synth/resources.json"
+
+
+def _json(path: Path, obj: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text(path, json.dumps(obj, indent=1, sort_keys=True) + "\n")
+
+
+def sources(ctx: BuildContext) -> list[Path]:
+    return [ctx.path(SRC, f"{m}.v") for m in MODULES]
+
+
+def plan_of(ctx: BuildContext) -> RtlPlan:
+    return make_plan(ctx.bundle, ctx.derived)
+
+
+@step("rtl", (SRC + "/cs_top.v", DESIGN), "Verilog of the chain from the bundle (firmware/templates), lint")
+def rtl_step(ctx: BuildContext) -> dict[str, Any]:
+    plan = plan_of(ctx)
+    paths = write_sources(plan, ctx.path(SRC))
+    digests = {p.name: hashlib.sha256(p.read_bytes()).hexdigest()[:16] for p in paths}
+    lint_status = lint(paths, TOP, ctx.path("rtl", "lint.log"))
+    _json(ctx.path(DESIGN), {"top": TOP, "params": plan.params(), "files": digests, "lint": lint_status})
+    return {"top": TOP, "pixel_parallelism": plan.lanes, "files": digests, "lint": lint_status}
+
+
+@step("rtl_sim", (SIM_SUMMARY,), "RTL simulation of the verification events (cocotb), latency in cycles")
+def rtl_sim_step(ctx: BuildContext) -> dict[str, Any]:
+    cfg = ctx.config
+    n = min(cfg.rtl_events, len(ctx.events.et_in))
+    if n == 0:
+        summary: dict[str, Any] = {"skipped": "rtl_events = 0"}
+        _json(ctx.path(SIM_SUMMARY), summary)
+        return summary
+    plan = plan_of(ctx)
+    failed = []
+    summary = {}
+    for sim in cfg.simulators:
+        d = ctx.path("rtl", f"sim_{sim}")
+        build_s = build_model(sim, sources(ctx), TOP, d / "build")
+        stimulus = chain_stimulus(ctx.events.reference, n, plan.beats_per_event)
+        res = run_testbench(sim, d / "build", TOP, d / "tb", "chain", plan.params(), stimulus,
+                            drain_cycles=20 * plan.beats_per_event, results_xml=d / "results.xml")
+        _json(d / LATENCY_FILE, latency_record(sim, n, plan.lanes, res.latency))
+        _json(d / "mismatches.json", res.mismatches)
+        _json(d / "timings.json", {"build_s": round(build_s, 2), "sim_s": round(res.sim_s, 2), "cycles": res.cycles,
+                                   "cycles_per_s": round(res.cycles / res.sim_s) if res.sim_s else None})
+        summary[sim] = {"events": n, "mismatching_outputs": sorted(res.mismatches),
+                        "latency_cycles": {k: v["last_out"] for k, v in sorted(res.latency.items())}}
+        if res.mismatches:
+            failed.append(f"{sim}: {', '.join(sorted(res.mismatches))}")
+    _json(ctx.path(SIM_SUMMARY), summary)
+    if failed:
+        raise CheckFailed(f"RTL differs from the emulator ({'; '.join(failed)}): see {ctx.path('rtl')}/sim_*/mismatches.json")
+    return summary
+
+
+@step("synth", (RESOURCES,), "resources: yosys synth_xilinx per block and total, analytic estimate, Vivado if present")
+def synth_step(ctx: BuildContext) -> dict[str, Any]:
+    from codesign.rtl.resources import resource_report
+
+    out = ctx.path("rtl", "synth")
+    if out.exists():
+        shutil.rmtree(out)
+    report, timings = resource_report(plan_of(ctx), sources(ctx), ctx.part, out)
+    _json(ctx.path(RESOURCES), report)
+    _json(out / "timings.json", timings)
+    return {"yosys_total": report["yosys"]["total"], "estimate_total": report["estimate"]["total"],
+            "vivado": report["vivado"]["status"]}

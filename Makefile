@@ -13,7 +13,7 @@ SPEC   ?= constraints/hl-lhc-multijet.yaml
 DEMO   ?= build/demo
 ENVSH  := tools/env.sh
 
-.PHONY: setup simulators demo test test-slow lock clean
+.PHONY: setup tools demo test test-slow lock clean
 
 setup: $(STAMP)
 
@@ -22,16 +22,16 @@ $(STAMP): pyproject.toml requirements.lock
 	$(PY) -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[test]'
 	@touch $@
 
-simulators: setup
-	@bash tools/install_simulators.sh $(VENV)
+tools: setup
+	@bash tools/install_tools.sh $(VENV)
 
-demo: setup simulators
+demo: setup tools
 	@. $(ENVSH) && bash tools/demo.sh $(SPEC) $(DEMO)
 
-test: setup simulators
+test: setup tools
 	@. $(ENVSH) && $(PY) -m pytest -q
 
-test-slow: setup simulators
+test-slow: setup tools
 	@. $(ENVSH) && $(PY) -m pytest -q -m slow
 
 # Re-resolve the pins after changing pyproject.toml (writes requirements.lock).

@@ -169,6 +169,23 @@ def build_cmd(spec_file: Path | None, bundle_dir: Path, target: str | None, out:
     click.echo(f"build {out}: all steps passed ({', '.join(ctx.results)})")
 
 
+# --------------------------------------------------------------------------- report
+
+
+@main.command("report")
+@click.option("--build", "build_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="A codesign build directory.")
+@click.option("--run", "runs", type=click.Path(file_okay=False, path_type=Path), multiple=True,
+              help="A training run (repeat for sequential and end-to-end).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Report directory.")
+def report_cmd(build_dir: Path, runs: tuple[Path, ...], out: Path) -> None:
+    """Write OUT/report.html (self-contained, plots embedded) and OUT/report.json for a review."""
+    from codesign.report.render import build_report
+
+    build_report(build_dir, list(runs), out)
+    click.echo(f"report: {out / 'report.html'}")
+
+
 from codesign.cli_data import data  # noqa: E402
 main.add_command(data)
 from codesign.cli_train import export, train  # noqa: E402

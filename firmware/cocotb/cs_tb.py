@@ -36,6 +36,13 @@ STREAMS = {
 CHAIN = tuple(STREAMS)
 
 
+def beats_per_event(name: str, p: dict) -> int:
+    """Output beats of a block per event (also its input beats for the block after it)."""
+    if name in ("quantiser", "denoiser"):
+        return p["eta_bins"] * p["groups_per_row"]
+    return 1 if name == "trigger" else p["n_clusters"]
+
+
 @dataclass
 class Monitor:
     """Output beats of one block stream: the cycle of each and its data words."""
@@ -76,8 +83,7 @@ def _inputs(mode: str, p: dict, stim: dict[str, np.ndarray]) -> dict[str, np.nda
 def _decode(name: str, mon: Monitor, p: dict, n_ev: int) -> dict[str, np.ndarray]:
     """A block's captured beats as the emulator's arrays (only whole events)."""
     h, lanes = p["eta_bins"], p["lanes"]
-    per_event = {"quantiser": p["eta_bins"] * p["groups_per_row"], "denoiser": p["eta_bins"] * p["groups_per_row"],
-                 "clusterer": p["n_clusters"], "calibration": p["n_clusters"], "trigger": 1}[name]
+    per_event = beats_per_event(name, p)
     n = min(n_ev, len(mon.words) // per_event)
     if n == 0:
         return {}
@@ -101,17 +107,15 @@ def _decode(name: str, mon: Monitor, p: dict, n_ev: int) -> dict[str, np.ndarray
 
 def _latency(mode: str, first_in: list[int], mons: dict[str, Monitor], p: dict) -> dict:
     """Cycles from each block's first input beat of an event to its first and last output beat (worst event)."""
-    beats = p["eta_bins"] * p["groups_per_row"]
-    per_event = {"quantiser": beats, "denoiser": beats, "clusterer": p["n_clusters"],
-                 "calibration": p["n_clusters"], "trigger": 1}
     names = CHAIN if mode == "chain" else (mode,)
     starts = {names[0]: first_in}
     for prev, name in zip(names, names[1:]):
         cyc = mons[prev].cycles
-        starts[name] = [cyc[i * per_event[prev]] for i in range(len(cyc) // per_event[prev])]
+        k = beats_per_event(prev, p)
+        starts[name] = [cyc[i * k] for i in range(len(cyc) // k)]
     out = {}
     for name in names:
-        cyc, k = mons[name].cycles, per_event[name]
+        cyc, k = mons[name].cycles, beats_per_event(name, p)
         n = min(len(starts[name]), len(cyc) // k)
         if n == 0:
             continue
@@ -157,8 +161,6 @@ async def stream_events(dut) -> None:
 
     cycle = 0
     first_in: list[int] = []
-    want = {"quantiser": n_beats, "denoiser": n_beats, "clusterer": p["n_clusters"],
-            "calibration": p["n_clusters"], "trigger": 1}
     final = mons[names[-1]]
 
     async def tick(beat: tuple[int, int] | None) -> None:
@@ -188,7 +190,7 @@ async def stream_events(dut) -> None:
                 first_in.append(cycle + 1)
             await tick((ev, b))
     limit = cycle + cfg["drain_cycles"]
-    while len(final.words) < n_ev * want[names[-1]] and cycle < limit:
+    while len(final.words) < n_ev * beats_per_event(names[-1], p) and cycle < limit:
         await tick(None)
 
     captured = {}

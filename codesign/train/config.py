@@ -19,7 +19,7 @@ class Hyper:
     """The paper's hyperparameters (sections 3.3-3.7), fixed for every run."""
 
     learning_rate: float = 1e-3
-    lr_halvings: int = 4  # the rate halves every epochs / lr_halvings epochs
+    lr_halvings: int = 4  # the rate halves every ceil(epochs / lr_halvings) epochs
     quantiser_init_width_gev: float = 0.4
     quantiser_temperature: float = 50.0  # T of the soft surrogate sum_i c_i softmax(-T |x - c_i|)
     quantiser_window: int = 4  # levels either side of the nearest one in the surrogate (the rest weigh < e^-(T*4*Delta))
@@ -70,7 +70,7 @@ class TrainConfig:
     @property
     def halve_every(self) -> int:
         """Epochs between learning-rate halvings (a quarter of the run, as 250 of the paper's 1000)."""
-        return max(1, self.n_epochs // HYPER.lr_halvings)
+        return -(-self.n_epochs // HYPER.lr_halvings)
 
     @property
     def stages(self) -> tuple[str, ...]:

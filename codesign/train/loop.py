@@ -83,7 +83,8 @@ class Trainer:
         if split == "train":
             it = self.dataset.batches("train", cfg.batch_size, pileup="fresh", epoch=epoch, shuffle=True, seed=cfg.seed)
         else:
-            it = self.dataset.batches("val", cfg.batch_size, pileup="frozen", shuffle=False)
+            # frozen pile-up and a fixed shuffle: every epoch sees the same class-mixed batches
+            it = self.dataset.batches("val", cfg.batch_size, pileup="frozen", shuffle=True, seed=cfg.seed)
         for i, batch in enumerate(it):
             if cfg.max_steps_per_epoch is not None and i >= cfg.max_steps_per_epoch:
                 return

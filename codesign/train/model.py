@@ -6,8 +6,6 @@ blocks' surrogates. Sizes and formats all come from the spec's derived parameter
 
 from __future__ import annotations
 
-import numpy as np
-
 from codesign.derived import DerivedParams
 from codesign.spec import Spec
 from codesign.train.calibration import MonotoneCalibration
@@ -75,6 +73,3 @@ def build_model(spec: Spec, derived: DerivedParams, seed: int) -> TriggerChain:
     tf.keras.utils.set_random_seed(seed)
     return TriggerChain(spec, derived, seed)
 
-
-def to_numpy(out: dict[str, tf.Tensor]) -> dict[str, np.ndarray]:
-    return {k: v.numpy() for k, v in out.items()}

@@ -10,7 +10,7 @@ from codesign.train.evaluate import Evaluation
 from codesign.train.metrics import roc_curve
 
 _TRUTH_LABEL = {"pt1": "leading", "pt4": "fourth"}
-_PT_BINS = np.linspace(0.0, 400.0, 41)
+_PT_BINS = {"pt1": np.linspace(0.0, 500.0, 21), "pt4": np.linspace(0.0, 250.0, 21)}
 
 
 def _pyplot():
@@ -30,18 +30,18 @@ def roc_plot(ev: Evaluation, processes: list[str], signals: list[str], fpr: floa
     fig, axes = plt.subplots(1, 2, figsize=(14, 6))
     bkg = ev.label == 0
     for ax, trig in zip(axes, ("pt1", "pt4")):
-        for s in signals:
+        for k, s in enumerate(signals):
             sig = ev.process == processes.index(s)
-            for values, style, tag in ((ev.emulator_pt, "-", "emulator"), (ev.float_pt, "--", "QAT model")):
+            for values, style, label in ((ev.emulator_pt, "-", s), (ev.float_pt, "--", None)):
                 f, t = roc_curve(values[trig][sig], values[trig][bkg], ev.weight[bkg])
-                ax.plot(np.maximum(f, 1e-7), t, style, label=f"{s} ({tag})" if tag == "emulator" else None)
+                ax.plot(np.maximum(f, 1e-7), t, style, color=f"C{k}", label=label)
         ax.axvline(fpr, color="grey", lw=1, ls=":")
         ax.set_xscale("log")
         ax.set_xlim(1e-5, 1)
         ax.set_ylim(0, 1.02)
         ax.set_xlabel("false-positive rate (weighted QCD)")
         ax.set_ylabel("true-positive rate")
-        ax.set_title(f"{trig} trigger")
+        ax.set_title(f"{trig} trigger: emulator (solid), QAT model (dashed)", fontsize=14)
         ax.legend(fontsize=10, loc="upper left")
     fig.tight_layout()
     fig.savefig(out, dpi=90)
@@ -53,17 +53,18 @@ def turn_on_plot(ev: Evaluation, processes: list[str], thresholds: dict[str, int
     """Efficiency of each trigger at the bundle threshold against the truth jet pT it targets, per process."""
     plt = _pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(14, 6))
-    centres = (_PT_BINS[1:] + _PT_BINS[:-1]) / 2
     for ax, trig in zip(axes, ("pt1", "pt4")):
+        edges = _PT_BINS[trig]
+        centres = (edges[1:] + edges[:-1]) / 2
         passed = ev.emulator_pt[trig] >= thresholds[trig]
         truth = ev.truth_pt[trig]
         for i, name in enumerate(processes):
             sel = ev.process == i
             w = ev.weight[sel]
-            den, _ = np.histogram(truth[sel], _PT_BINS, weights=w)
-            num, _ = np.histogram(truth[sel][passed[sel]], _PT_BINS, weights=w[passed[sel]])
+            den, _ = np.histogram(truth[sel], edges, weights=w)
+            num, _ = np.histogram(truth[sel][passed[sel]], edges, weights=w[passed[sel]])
             ok = den > 0
-            ax.plot(centres[ok], num[ok] / den[ok], "o-", ms=3, label=name)
+            ax.plot(centres[ok], num[ok] / den[ok], "o-", ms=3, color=f"C{i}", label=name)
         ax.set_xlabel(f"truth {_TRUTH_LABEL[trig]} jet pT [GeV] (|eta| inside the calorimeter)")
         ax.set_ylabel("efficiency")
         ax.set_ylim(0, 1.05)

@@ -1,4 +1,4 @@
-"""TensorFlow, imported once with quiet C++ logs and deterministic ops: training must be reproducible."""
+"""TensorFlow with deterministic ops (training must be reproducible); codesign.train quiets its C++ logs."""
 
 from __future__ import annotations
 

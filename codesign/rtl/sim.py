@@ -32,7 +32,6 @@ BUILD_ARGS = {
     "verilator": ["-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fast"],
     "icarus": ["-g2012"],
 }
-CLOCK_NS = 10
 
 
 @dataclass(frozen=True)

@@ -99,7 +99,8 @@ def run_chunk(exe: Path, plan: RtlPlan, bundle: FirmwareBundle, et_raw: np.ndarr
     proc = subprocess.run([str(exe), f"+events={n}", f"+stim={stim}", f"+out={out}"], capture_output=True, text=True)
     wall = time.perf_counter() - t0
     if proc.returncode != 0 or not out.exists():
-        raise RuntimeError(f"soak simulation failed (exit {proc.returncode}): {proc.stdout[-500:]} {proc.stderr[-500:]}")
+        raise RuntimeError(f"soak simulation failed (exit {proc.returncode}): "
+                           f"{proc.stdout[-500:]} {proc.stderr[-500:]}")
     got = _parse(out, plan.clusterer.n_out)
     expected = {k: ref[k] for k in ("cluster_pt", "cluster_ieta", "cluster_iphi", "n_clusters", "pt_calib", "pt1",
                                     "pt4", "pass_pt1", "pass_pt4", "sorted_pt")}

@@ -16,6 +16,7 @@ from codesign.build.steps import BuildContext, CheckFailed, step
 from codesign.rtl.latency import LATENCY_FILE, latency_record
 from codesign.rtl.lint import lint
 from codesign.rtl.plan import RtlPlan, make_plan
+from codesign.rtl.resources import resource_report
 from codesign.rtl.sim import build_model, run_testbench
 from codesign.rtl.verify import chain_stimulus
 from codesign.rtl.verilog import MODULES, TOP, write_sources, write_text
@@ -29,6 +30,11 @@ RESOURCES = "rtl/synth/resources.json"
 def _json(path: Path, obj: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     write_text(path, json.dumps(obj, indent=1, sort_keys=True) + "\n")
+
+
+def tool_failure(exc: RuntimeError, log_dir: Path) -> CheckFailed:
+    """A simulator or synthesis run that crashed, as a one-line failure pointing at its logs."""
+    return CheckFailed(f"{str(exc).splitlines()[0].rstrip(':')} (logs under {log_dir})")
 
 
 def sources(ctx: BuildContext) -> list[Path]:
@@ -62,10 +68,13 @@ def rtl_sim_step(ctx: BuildContext) -> dict[str, Any]:
     summary = {}
     for sim in cfg.simulators:
         d = ctx.path("rtl", f"sim_{sim}")
-        build_s = build_model(sim, sources(ctx), TOP, d / "build")
         stimulus = chain_stimulus(ctx.events.reference, n, plan.beats_per_event)
-        res = run_testbench(sim, d / "build", TOP, d / "tb", "chain", plan.params(), stimulus,
-                            drain_cycles=20 * plan.beats_per_event, results_xml=d / "results.xml")
+        try:
+            build_s = build_model(sim, sources(ctx), TOP, d / "build")
+            res = run_testbench(sim, d / "build", TOP, d / "tb", "chain", plan.params(), stimulus,
+                                drain_cycles=20 * plan.beats_per_event, results_xml=d / "results.xml")
+        except RuntimeError as exc:
+            raise tool_failure(exc, d) from None
         _json(d / LATENCY_FILE, latency_record(sim, n, plan.lanes, res.latency))
         _json(d / "mismatches.json", res.mismatches)
         _json(d / "timings.json", {"build_s": round(build_s, 2), "sim_s": round(res.sim_s, 2), "cycles": res.cycles,
@@ -76,18 +85,20 @@ def rtl_sim_step(ctx: BuildContext) -> dict[str, Any]:
             failed.append(f"{sim}: {', '.join(sorted(res.mismatches))}")
     _json(ctx.path(SIM_SUMMARY), summary)
     if failed:
-        raise CheckFailed(f"RTL differs from the emulator ({'; '.join(failed)}): see {ctx.path('rtl')}/sim_*/mismatches.json")
+        raise CheckFailed(f"RTL differs from the emulator ({'; '.join(failed)}): "
+                          f"see {ctx.path('rtl')}/sim_*/mismatches.json")
     return summary
 
 
 @step("synth", (RESOURCES,), "resources: yosys synth_xilinx per block and total, analytic estimate, Vivado if present")
 def synth_step(ctx: BuildContext) -> dict[str, Any]:
-    from codesign.rtl.resources import resource_report
-
     out = ctx.path("rtl", "synth")
     if out.exists():
         shutil.rmtree(out)
-    report, timings = resource_report(plan_of(ctx), sources(ctx), ctx.part, out)
+    try:
+        report, timings = resource_report(plan_of(ctx), sources(ctx), ctx.part, out)
+    except RuntimeError as exc:
+        raise tool_failure(exc, out) from None
     _json(ctx.path(RESOURCES), report)
     _json(out / "timings.json", timings)
     return {"yosys_total": report["yosys"]["total"], "estimate_total": report["estimate"]["total"],

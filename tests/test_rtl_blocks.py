@@ -252,3 +252,19 @@ def test_simulators_agree_on_latency():
     if len(CHAIN_LATENCY) < len(SIMULATORS):
         pytest.skip("needs test_chain to have passed on both simulators in this session")
     assert CHAIN_LATENCY["verilator"] == CHAIN_LATENCY["icarus"]
+
+
+def test_wider_parallelism_two_seeds_per_beat():
+    """P = 8 (not a shipped spec): two seeds can share a beat, so the top-N list takes two insertions per cycle."""
+    need_simulator("icarus")
+    bundle, d = stress_bundle(DEFAULT_SPEC)
+    plan = make_plan(bundle, dataclasses.replace(d, pixel_parallelism=8))
+    assert plan.clusterer.lane_groups == ((0, 1, 2, 3, 4), (5, 6, 7))
+    root = CACHE / f"P8-{bundle.content_hash()[:12]}"
+    sources = write_sources(plan, root / "src")
+    img = cluster_images(plan.clusterer.threshold)
+    img[5, 7, 10] = img[5, 7, 16] = 60000  # two seeds six columns apart, in one beat of 8 pixels
+    for mode, inputs, seed in (("clusterer", {"et_pred": img}, None),
+                               ("chain", {"et_in": synthetic_events(3, 5, (2, 50, 64), bundle.formats["et_in"])}, 4)):
+        stim = block_stimulus(mode, bundle, plan, inputs, seed)
+        assert_passed(run_block("icarus", mode, plan, sources, root, stim, "p8"), stim)

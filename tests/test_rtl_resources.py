@@ -1,4 +1,4 @@
-"""Resources: yosys cell mapping, a small per-block synthesis (full design: slow), the analytic estimate, Vivado parsing."""
+"""Resources: yosys cell mapping, small per-block synthesis (full design: slow), analytic estimate, Vivado parser."""
 
 from __future__ import annotations
 

@@ -196,7 +196,7 @@ async def stream_events(dut) -> None:
     captured = {}
     for name in names:
         captured.update(_decode(name, mons[name], p, n_ev))
-    expected = {k: stim["expect_" + k] for k in (f[len("expect_"):] for f in stim if f.startswith("expect_"))}
+    expected = {f[len("expect_"):]: stim[f] for f in stim if f.startswith("expect_")}
     mismatches = compare_outputs(expected, captured, n_ev)
     latency = _latency(mode, first_in, mons, p)
     np.savez(tb_dir / "captured.npz", **captured)

@@ -1,6 +1,7 @@
 # Two commands do all set-up on a fresh Debian machine with Python 3.11:
-#   make demo   - run the main job on the built-in default spec
+#   make demo   - run the main job on the built-in default spec (data -> train -> build -> report)
 #   make test   - run the test suite (what .ci/run calls)
+# and a fast path, `make verify`: build and verify the committed default bundle.
 # Both create/refresh the virtualenv (.venv) with the pinned packages and install the
 # simulators when missing. Re-running is quick: the venv is rebuilt only when
 # pyproject.toml or requirements.lock change.
@@ -13,7 +14,7 @@ SPEC   ?= constraints/hl-lhc-multijet.yaml
 DEMO   ?= build/demo
 ENVSH  := tools/env.sh
 
-.PHONY: setup tools demo test test-slow lock clean
+.PHONY: setup tools demo verify test test-slow lock clean
 
 setup: $(STAMP)
 
@@ -27,6 +28,9 @@ tools: setup
 
 demo: setup tools
 	@. $(ENVSH) && bash tools/demo.sh $(SPEC) $(DEMO)
+
+verify: setup tools
+	@. $(ENVSH) && bash tools/verify_default.sh $(SPEC) build/verify
 
 test: setup tools
 	@. $(ENVSH) && $(PY) -m pytest -q

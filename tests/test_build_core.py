@@ -51,6 +51,13 @@ def test_events_step_and_resume(bundle_dir, tmp_path):
         if f == "build.json":
             a, b = a.replace(b"/a", b"/b"), b
         assert a == b, f
+    # another selection of steps keeps what is done: events is neither rerun nor forgotten
+    r = CliRunner().invoke(main, ["build", "--bundle", str(bundle_dir), "--out", str(tmp_path / "a"), "--target",
+                                  "xcvu13p", "--events", "6", "--steps", "events,hls"])
+    assert r.exit_code == 0 and "[events] up to date, skipped" in r.output, r.output
+    assert set(json.loads((tmp_path / "a" / "build.json").read_text())["steps"]) == {"events", "hls"}
+    r = _build(bundle_dir, tmp_path / "a")
+    assert set(json.loads((tmp_path / "a" / "build.json").read_text())["steps"]) == {"events", "hls"}
 
 
 @pytest.mark.parametrize("args,fragment", [

@@ -1,18 +1,34 @@
 #!/usr/bin/env bash
-# The main job on the built-in default (`make demo`): runs the pipeline as far as it exists.
+# The main job on the built-in default (`make demo`): the whole chain from a fresh clone.
+#   smoke data -> QAT training (sequential and end-to-end) -> export -> codesign build --target xcvu13p
+#   (HLS C-sim and RTL simulation, bit-exact against the emulator) -> check-latency -> report
+# Every step resumes: a rerun skips what is complete.
 # Usage: tools/demo.sh SPEC OUTDIR
 set -euo pipefail
 spec="${1:-constraints/hl-lhc-multijet.yaml}"
 out="${2:-build/demo}"
+data="data/smoke"
 mkdir -p "$out"
-step() { printf '\n== %s\n' "$*"; }
+step() { printf '\n== [%s] %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 
 step "spec: derived parameters of $spec"
-codesign spec show "$spec" | tee "$out/spec.txt"
-codesign spec show --json "$spec" > "$out/spec.json"
+codesign spec show "$spec"
 
-step "bundle: random valid firmware bundle (stands in for a trained one until training lands)"
-codesign bundle random --spec "$spec" --seed 0 --out "$out/bundle"
-codesign bundle show "$out/bundle" --spec "$spec"
+step "data: Pythia 8 smoke dataset in $data"
+codesign data generate --preset smoke --out "$data" --workers 2
 
-printf '\ndemo outputs in %s\n' "$out"
+for mode in sequential e2e; do
+  step "train ($mode, smoke preset), export the bundle, evaluate with the emulator"
+  codesign train --spec "$spec" --data "$data" --mode "$mode" --preset smoke --out "$out/runs/$mode"
+done
+
+step "build: HLS project + C-sim, Verilog + RTL simulation, yosys resources (end-to-end bundle)"
+codesign build --spec "$spec" --bundle "$out/runs/e2e/bundle" --target xcvu13p --out "$out/build" \
+  --data "$data" --events 100 --sim verilator --rtl-events 4
+
+step "check-latency"
+codesign check-latency --spec "$spec" --build "$out/build"
+
+step "report"
+codesign report --build "$out/build" --run "$out/runs/sequential" --run "$out/runs/e2e" --out "$out/report"
+printf '\ndemo done: open %s/report/report.html\n' "$out"

@@ -118,11 +118,17 @@ def run_build(config: BuildConfig, log: Callable[[str], None] = print) -> BuildC
     ctx = open_context(config)
     manifest_path = ctx.path("build.json")
     old = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
-    same_config = old.get("config") == json.loads(json.dumps(config.to_json()))
-    old_steps = old.get("steps", {}) if same_config else {}
     manifest: dict[str, Any] = {"config": config.to_json(), "codesign_version": __version__,
                                 "spec_hash": ctx.spec.spec_hash(), "bundle_hash": ctx.bundle.content_hash(),
                                 "part": ctx.part.name, "steps": {}}
+    # Results of an earlier run of this build stay valid while what it was built from is the same;
+    # where it goes (out) and which steps run this time (steps) are not part of that.
+    inputs = {k: v for k, v in manifest["config"].items() if k not in ("out", "steps")}
+    basis = [inputs, manifest["spec_hash"], manifest["bundle_hash"], __version__]
+    old_inputs = {k: v for k, v in old.get("config", {}).items() if k not in ("out", "steps")}
+    same = [json.loads(json.dumps(old_inputs)), old.get("spec_hash"), old.get("bundle_hash"),
+            old.get("codesign_version")] == json.loads(json.dumps(basis))
+    old_steps = old.get("steps", {}) if same else {}
     steps = registered_steps()
     wanted = set(config.steps) if config.steps else {s.name for s in steps}
     unknown = wanted - {s.name for s in steps}
@@ -130,11 +136,13 @@ def run_build(config: BuildConfig, log: Callable[[str], None] = print) -> BuildC
         raise InputError(f"--steps {sorted(unknown)[0]!r}: unknown step (known: {', '.join(s.name for s in steps)})")
     upstream: dict[str, Any] = {}
     for s in steps:
-        if s.name not in wanted:
-            continue
-        inputs = {k: v for k, v in manifest["config"].items() if k != "out"}  # where it goes is not what it is
-        key = _hash([inputs, manifest["spec_hash"], manifest["bundle_hash"], __version__, s.name, upstream])
         prev = old_steps.get(s.name)
+        if s.name not in wanted:
+            if prev and prev.get("status") == "done":  # keep an earlier result of a step not run now
+                manifest["steps"][s.name] = prev
+                upstream[s.name] = ctx.results[s.name] = prev["result"]
+            continue
+        key = _hash([*basis, s.name, upstream])
         if prev and prev.get("status") == "done" and prev.get("input_hash") == key and \
                 all(ctx.path(a).exists() for a in s.artefacts):
             log(f"[{s.name}] up to date, skipped")
@@ -153,4 +161,5 @@ def run_build(config: BuildConfig, log: Callable[[str], None] = print) -> BuildC
         manifest["steps"][s.name] = {"status": "done", "input_hash": key, "result": result}
         upstream[s.name] = result
         _write_json(manifest_path, manifest)
+    _write_json(manifest_path, manifest)
     return ctx

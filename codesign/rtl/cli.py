@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from codesign.build.config import BuildConfig
-from codesign.build.steps import CheckFailed, open_context, registered_steps
+from codesign.build.steps import CheckFailed, run_build
 from codesign.derived import derive
 from codesign.errors import InputError
 from codesign.rtl.latency import format_table, latency_rows, stored_latencies
@@ -16,16 +16,10 @@ from codesign.spec import load_spec
 
 
 def simulate_build(build_dir: Path, config: BuildConfig) -> None:
-    """Run the events (when missing), rtl and rtl_sim steps of a build, with its own configuration."""
-    if config.rtl_events == 0:
-        config = dataclasses.replace(config, rtl_events=1)  # one event measures the latency
-    ctx = open_context(dataclasses.replace(config, out=str(build_dir)))
-    steps = {s.name: s for s in registered_steps()}
-    for name in ("events", "rtl", "rtl_sim"):
-        s = steps[name]
-        if name == "events" and all(ctx.path(a).exists() for a in s.artefacts):
-            continue
-        ctx.results[name] = s.run(ctx)
+    """Run the events, rtl and rtl_sim steps of a build with its own configuration (recorded in build.json)."""
+    config = dataclasses.replace(config, out=str(build_dir), steps=("events", "rtl", "rtl_sim"),
+                                 rtl_events=max(config.rtl_events, 1))  # one event measures the latency
+    run_build(config, log=lambda line: click.echo(line, err=True))
 
 
 @click.command("check-latency")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from codesign.derived import DerivedParams
 
-_ROLES = {
+TENSOR_ROLES = {
     "et_in": "detector cell E_T (encoder input)",
     "code": "quantiser code sent over the link",
     "et_dec": "decoded E_T (decoder LUT, CNN input)",
@@ -51,7 +51,7 @@ def derived_table(d: DerivedParams) -> str:
         lines.append(f"  {name:12s} {us:>10s} {cyc:>14s}")
     lines += ["", "fixed-point types", f"  {'tensor':12s} {'type':20s} {'lsb':>12s}  role"]
     for name, fmt in d.formats.items():
-        lines.append(f"  {name:12s} {fmt.cpp():20s} {fmt.lsb:>12.6g}  {_ROLES[name]}")
+        lines.append(f"  {name:12s} {fmt.cpp():20s} {fmt.lsb:>12.6g}  {TENSOR_ROLES[name]}")
     lines += [
         "",
         f"clusterer       {d.window}x{d.window} rounded window ({d.window_cells} cells), top {d.n_clusters}",

@@ -11,9 +11,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from emulation.atomic import replace_dir
 from emulation.errors import BundleError
 from emulation.fixed import FixedFormat
 from emulation.npz import write_npz
@@ -187,21 +185,9 @@ class FirmwareBundle:
         path.parent.mkdir(parents=True, exist_ok=True)
         digest = self.content_hash()
         manifest = dict(self._header(), arrays=self.array_digests(), content_hash=digest)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-        try:
+        with replace_dir(path) as tmp:
             (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
             write_npz(tmp / ARRAYS, self.arrays())
-            if path.exists():
-                old = path.with_name(f".{path.name}.old")
-                shutil.rmtree(old, ignore_errors=True)
-                os.rename(path, old)
-                os.rename(tmp, path)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.rename(tmp, path)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         return digest
 
     @classmethod

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -22,6 +21,7 @@ from codesign.derived import DerivedParams, derive
 from codesign.errors import InputError
 from codesign.parts import Part, load_parts
 from codesign.spec import Spec, load_spec
+from emulation.atomic import write_json
 from emulation.bundle import FirmwareBundle
 
 
@@ -92,12 +92,6 @@ def _hash(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=1, sort_keys=True) + "\n")
-    os.replace(tmp, path)
-
-
 def open_context(config: BuildConfig) -> BuildContext:
     """Load and cross-check spec, target and bundle; one-line errors for bad input."""
     spec = load_spec(config.spec)
@@ -154,12 +148,12 @@ def run_build(config: BuildConfig, log: Callable[[str], None] = print) -> BuildC
                 result = s.run(ctx)
             except CheckFailed as exc:
                 manifest["steps"][s.name] = {"status": "failed", "input_hash": key, "error": str(exc)}
-                _write_json(manifest_path, manifest)
+                write_json(manifest_path, manifest)
                 raise
             log(f"[{s.name}] done in {time.perf_counter() - t0:.1f} s")
         ctx.results[s.name] = result
         manifest["steps"][s.name] = {"status": "done", "input_hash": key, "result": result}
         upstream[s.name] = result
-        _write_json(manifest_path, manifest)
-    _write_json(manifest_path, manifest)
+        write_json(manifest_path, manifest)
+    write_json(manifest_path, manifest)
     return ctx

@@ -17,12 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from codesign.hls.project import EVENTS_FILE
-from codesign.toolchain import ap_types_dir, cxx
+from codesign.toolchain import CXXFLAGS, ap_types_dir, cxx
 
 SOURCES = ("firmware/trigger_top.cpp", "firmware/parameters.cpp", "tb/csim_tb.cpp")
-# -fno-exceptions: HLS code throws nothing, and without exception cleanups g++ compiles the large
-# ap_fixed initialisers of parameters.cpp about 5x faster.
-CXXFLAGS = ("-std=c++14", "-O2", "-w", "-fno-exceptions")
 EXE = "csim_tb"
 MISMATCH_LIMIT = 20  # mismatches listed per output (all are counted)
 

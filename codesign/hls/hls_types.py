@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from codesign.derived import product_format, sum_format
 from codesign.errors import BundleError
-from codesign.spec_report import _ROLES
+from codesign.spec_report import TENSOR_ROLES
 from emulation.bundle import KERNEL_TAPS, FirmwareBundle
 from emulation.fixed import FixedFormat, Overflow, Rounding
 
@@ -66,9 +66,9 @@ def hls_types(bundle: FirmwareBundle) -> list[HlsType]:
             fmt = f[name]
             if fmt.frac_bits != 0 or fmt.signed:
                 raise BundleError(f"bundle: formats.code is {fmt.cpp()}, expected an unsigned integer format")
-            out.append(HlsType("code_t", f"ap_uint<{fmt.width}>", _ROLES[name], fmt))
+            out.append(HlsType("code_t", f"ap_uint<{fmt.width}>", TENSOR_ROLES[name], fmt))
         else:
             req = name in REQUANTISED
-            role = _ROLES[name] + (f"; assigned with {ROUNDING.value}, {OVERFLOW.value}" if req else "")
+            role = TENSOR_ROLES[name] + (f"; assigned with {ROUNDING.value}, {OVERFLOW.value}" if req else "")
             out.append(HlsType(f"{name}_t", cpp_type(f[name], req), role, f[name]))
     return out

@@ -8,9 +8,6 @@ decimal literals of their raw integers, the part and clock from the build target
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +18,7 @@ import numpy as np
 from codesign import __version__
 from codesign.hls.hls_types import OVERFLOW, ROUNDING, hls_types
 from codesign.paths import HLS_TEMPLATES_DIR
+from emulation.atomic import replace_dir
 from emulation.bundle import DEPTH_MULTIPLIER, HIDDEN, KERNEL_TAPS, FirmwareBundle
 from emulation.clusterer import window_offsets
 from emulation.fixed import FixedFormat
@@ -168,21 +166,9 @@ def write_project(out: Path, bundle: FirmwareBundle, design: HlsDesign, et_in: n
     relative path -> sha256 of every file written."""
     files = render_project(bundle, design)
     files[EVENTS_FILE] = events_text(et_in)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with replace_dir(Path(out)) as tmp:
         for rel, text in files.items():
             path = tmp / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
-        old = out.with_name(f".{out.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        if out.exists():
-            os.rename(out, old)
-        os.rename(tmp, out)
-        shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return {rel: hashlib.sha256(text.encode()).hexdigest() for rel, text in sorted(files.items())}

@@ -10,11 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from codesign.build.events import EVENTS, REFERENCE_INTERMEDIATES
-from codesign.build.steps import BuildContext, CheckFailed, _write_json, step
+from codesign.build.steps import BuildContext, CheckFailed, step
 from codesign.errors import InputError
 from codesign.hls.csim import CsimError, compare, simulate
 from codesign.hls.csynth import SKIP_REASON, CsynthError, find_hls_tool, parse_csynth_xml, run_csynth
 from codesign.hls.project import EVENTS_FILE, TOP, HlsDesign, write_project
+from emulation.atomic import write_json
 from emulation.chain import OUTPUTS
 
 HLS = "hls"
@@ -63,9 +64,9 @@ def csim(ctx: BuildContext) -> dict[str, Any]:
     n = int(len(ctx.events.et_in))
     summary = {"events": n, "outputs": {k: {"values": int(reference[k].size), "mismatches": counts[k]} for k in counts},
                "mismatches": sum(counts.values())}
-    _write_json(work / "mismatches.json", mismatches)
-    _write_json(work / "summary.json", summary)
-    _write_json(work / "timings.json", {"compile_s": round(run.compile_s, 3), "run_s": round(run.run_s, 3),
+    write_json(work / "mismatches.json", mismatches)
+    write_json(work / "summary.json", summary)
+    write_json(work / "timings.json", {"compile_s": round(run.compile_s, 3), "run_s": round(run.run_s, 3),
                                         "events_per_s": round(n / run.run_s, 2)})
     print(f"[csim] {n} events in {run.run_s:.2f} s ({n / run.run_s:.1f} events/s); compile {run.compile_s:.1f} s",
           flush=True)
@@ -90,5 +91,5 @@ def csynth(ctx: BuildContext) -> dict[str, Any]:
         except CsynthError as exc:
             raise CheckFailed(f"C synthesis: {exc}") from None
         report = {"status": "done", "tool": tool, **parse_csynth_xml(xml)}
-    _write_json(out / "report.json", report)
+    write_json(out / "report.json", report)
     return report

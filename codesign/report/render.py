@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
 from codesign.report import collect, figures
+from emulation.atomic import replace_dir
 
 TEMPLATES = Path(__file__).parent / "templates"
 RESOURCE_KINDS = ("lut", "ff", "dsp", "bram36")
@@ -64,16 +62,7 @@ def build_report(build_dir: Path, runs: list[Path], out: Path) -> dict[str, Any]
         quantiser_png=_b64(figures.quantiser_chart(bundles)),
         calibration_png=_b64(figures.calibration_chart(data.bundle)),
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with replace_dir(out) as tmp:
         (tmp / "report.html").write_text(html)
         (tmp / "report.json").write_text(json.dumps(doc, indent=1, sort_keys=True, default=float) + "\n")
-        if out.exists():
-            shutil.rmtree(out)
-        os.rename(tmp, out)
-        out.chmod(0o755)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return doc

@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 from codesign.rtl.sim import tool_env
-from codesign.rtl.verilog import write_text
+from emulation.atomic import write_text
 
 
 def lint(sources: list[Path], top: str, log_path: Path) -> str:

@@ -18,7 +18,8 @@ from codesign.rtl.compare import compare_outputs
 from codesign.rtl.plan import RtlPlan
 from codesign.rtl.sim import require_simulator, sources_hash, tool_env
 from codesign.rtl.stream import image_beats
-from codesign.rtl.verilog import environment, write_text
+from codesign.rtl.verilog import environment
+from emulation.atomic import write_text
 from emulation.bundle import FirmwareBundle
 from emulation.chain import run_chain
 

@@ -7,7 +7,6 @@ to timings.json files next to the artefacts.
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -19,17 +18,13 @@ from codesign.rtl.plan import RtlPlan, make_plan
 from codesign.rtl.resources import resource_report
 from codesign.rtl.sim import build_model, run_testbench
 from codesign.rtl.verify import chain_stimulus
-from codesign.rtl.verilog import MODULES, TOP, write_sources, write_text
+from codesign.rtl.verilog import MODULES, TOP, write_sources
+from emulation.atomic import write_json
 
 SRC = "rtl/src"
 DESIGN = "rtl/design.json"
 SIM_SUMMARY = "rtl/sim_summary.json"
 RESOURCES = "rtl/synth/resources.json"
-
-
-def _json(path: Path, obj: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_text(path, json.dumps(obj, indent=1, sort_keys=True) + "\n")
 
 
 def tool_failure(exc: RuntimeError, log_dir: Path) -> CheckFailed:
@@ -51,7 +46,7 @@ def rtl_step(ctx: BuildContext) -> dict[str, Any]:
     paths = write_sources(plan, ctx.path(SRC))
     digests = {p.name: hashlib.sha256(p.read_bytes()).hexdigest()[:16] for p in paths}
     lint_status = lint(paths, TOP, ctx.path("rtl", "lint.log"))
-    _json(ctx.path(DESIGN), {"top": TOP, "params": plan.params(), "files": digests, "lint": lint_status})
+    write_json(ctx.path(DESIGN), {"top": TOP, "params": plan.params(), "files": digests, "lint": lint_status})
     return {"top": TOP, "pixel_parallelism": plan.lanes, "files": digests, "lint": lint_status}
 
 
@@ -61,7 +56,7 @@ def rtl_sim_step(ctx: BuildContext) -> dict[str, Any]:
     n = min(cfg.rtl_events, len(ctx.events.et_in))
     if n == 0:
         summary: dict[str, Any] = {"skipped": "rtl_events = 0"}
-        _json(ctx.path(SIM_SUMMARY), summary)
+        write_json(ctx.path(SIM_SUMMARY), summary)
         return summary
     plan = plan_of(ctx)
     failed = []
@@ -75,15 +70,15 @@ def rtl_sim_step(ctx: BuildContext) -> dict[str, Any]:
                                 drain_cycles=20 * plan.beats_per_event, results_xml=d / "results.xml")
         except RuntimeError as exc:
             raise tool_failure(exc, d) from None
-        _json(d / LATENCY_FILE, latency_record(sim, n, plan.lanes, res.latency))
-        _json(d / "mismatches.json", res.mismatches)
-        _json(d / "timings.json", {"build_s": round(build_s, 2), "sim_s": round(res.sim_s, 2), "cycles": res.cycles,
+        write_json(d / LATENCY_FILE, latency_record(sim, n, plan.lanes, res.latency))
+        write_json(d / "mismatches.json", res.mismatches)
+        write_json(d / "timings.json", {"build_s": round(build_s, 2), "sim_s": round(res.sim_s, 2), "cycles": res.cycles,
                                    "cycles_per_s": round(res.cycles / res.sim_s) if res.sim_s else None})
         summary[sim] = {"events": n, "mismatching_outputs": sorted(res.mismatches),
                         "latency_cycles": {k: v["last_out"] for k, v in sorted(res.latency.items())}}
         if res.mismatches:
             failed.append(f"{sim}: {', '.join(sorted(res.mismatches))}")
-    _json(ctx.path(SIM_SUMMARY), summary)
+    write_json(ctx.path(SIM_SUMMARY), summary)
     if failed:
         raise CheckFailed(f"RTL differs from the emulator ({'; '.join(failed)}): "
                           f"see {ctx.path('rtl')}/sim_*/mismatches.json")
@@ -99,7 +94,7 @@ def synth_step(ctx: BuildContext) -> dict[str, Any]:
         report, timings = resource_report(plan_of(ctx), sources(ctx), ctx.part, out)
     except RuntimeError as exc:
         raise tool_failure(exc, out) from None
-    _json(ctx.path(RESOURCES), report)
-    _json(out / "timings.json", timings)
+    write_json(ctx.path(RESOURCES), report)
+    write_json(out / "timings.json", timings)
     return {"yosys_total": report["yosys"]["total"], "estimate_total": report["estimate"]["total"],
             "vivado": report["vivado"]["status"]}

@@ -7,13 +7,13 @@ byte-identical files.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import jinja2
 
 from codesign.paths import FIRMWARE_DIR
 from codesign.rtl.plan import RtlPlan
+from emulation.atomic import write_text
 
 TEMPLATES = FIRMWARE_DIR / "templates"
 # Modules in dependency order (a module's submodules come before it); one file each.
@@ -46,13 +46,6 @@ def render_sources(plan: RtlPlan) -> dict[str, str]:
     """File name -> Verilog text of every module of the chain."""
     env = environment()
     return {f"{m}.v": env.get_template(f"{m}.v.j2").render(plan=plan) for m in MODULES}
-
-
-def write_text(path: Path, text: str) -> None:
-    """Write a file atomically (temp name, then rename)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def write_sources(plan: RtlPlan, out_dir: Path) -> list[Path]:

@@ -12,7 +12,8 @@ import subprocess
 from pathlib import Path
 
 from codesign.errors import InputError
-from codesign.rtl.verilog import environment, write_text
+from codesign.rtl.verilog import environment
+from emulation.atomic import write_text
 
 # report row label (without a trailing '*') -> our category
 ROWS = {"CLB LUTs": "lut", "Slice LUTs": "lut", "LUT as Memory": "lut_as_memory", "CLB Registers": "ff",

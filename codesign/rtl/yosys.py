@@ -17,7 +17,7 @@ from pathlib import Path
 
 from codesign.errors import InputError
 from codesign.rtl.sim import tool_env
-from codesign.rtl.verilog import write_text
+from emulation.atomic import write_text
 
 # LUTs taken by each LUT-based memory / shift-register cell (LUT as Memory in Vivado's report).
 LUT_MEMORY = {"RAM16X1D": 2, "RAM32X1D": 2, "RAM64X1D": 2, "RAM128X1D": 4, "RAM256X1D": 8, "RAM16X1S": 1,

@@ -3,8 +3,11 @@
 #   make test   - run the test suite (what .ci/run calls)
 # and a fast path, `make verify`: build and verify the committed default bundle.
 # Both create/refresh the virtualenv (.venv) with the pinned packages and install the
-# simulators when missing. Re-running is quick: the venv is rebuilt only when
+# system tools (simulators, Chromium) when missing. Re-running is quick: the venv is rebuilt only when
 # pyproject.toml or requirements.lock change.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 
 PYTHON ?= python3.11
 VENV   ?= .venv
@@ -20,7 +23,8 @@ setup: $(STAMP)
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[test]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[test]' 2>&1 \
+	  | { grep -v "^WARNING: Location .* is ignored" || true; }
 	@touch $@
 
 tools: setup

@@ -126,13 +126,13 @@ def bundle_show(bundle_dir: Path, spec_file: Path | None) -> None:
 @click.option("--split", type=click.Choice(["train", "val", "test"]), default="test", show_default=True)
 @click.option("--max-events", type=click.IntRange(min=1), default=None, help="Stop after this many events.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True)
+@click.option("--dask-scheduler", default=None, help="Emulate on this dask.distributed cluster (one task per process).")
 def emulate_cmd(bundle_dir: Path, data_dir: Path, out: Path, split: str, max_events: int | None,
-                batch_size: int) -> None:
+                batch_size: int, dask_scheduler: str | None) -> None:
     """Run the bit-accurate emulator over a dataset split (frozen pile-up for val/test)."""
     from codesign.emulate import emulate_dataset
-    from emulation.bundle import FirmwareBundle
 
-    n = emulate_dataset(FirmwareBundle.load(bundle_dir), data_dir, out, split, max_events, batch_size)
+    n = emulate_dataset(bundle_dir, data_dir, out, split, max_events, batch_size, dask_scheduler)
     click.echo(f"wrote {out} ({n} events, split {split})")
 
 

@@ -42,3 +42,19 @@ def test_emulate_bad_inputs(tiny_dataset, tmp_path):
     r = CliRunner().invoke(main, ["emulate", "--bundle", str(tmp_path / "b"), "--data", str(tmp_path / "none"),
                                   "--out", str(tmp_path / "r.h5")])
     assert r.exit_code == 2 and r.output.startswith("error: dataset") and not (tmp_path / "r.h5").exists()
+
+
+def test_emulate_on_a_dask_cluster_matches_local(tiny_dataset, tmp_path):
+    from dask.distributed import LocalCluster
+
+    random_bundle(derive(load_spec(DEFAULT_SPEC)), 5).save(tmp_path / "b")
+    args = ["emulate", "--bundle", str(tmp_path / "b"), "--data", str(tiny_dataset), "--batch-size", "32"]
+    assert CliRunner().invoke(main, args + ["--out", str(tmp_path / "local.h5")]).exit_code == 0
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        r = CliRunner().invoke(main, args + ["--out", str(tmp_path / "dask.h5"), "--dask-scheduler",
+                                             cluster.scheduler_address])
+    assert r.exit_code == 0, r.output
+    with h5py.File(tmp_path / "local.h5") as a, h5py.File(tmp_path / "dask.h5") as b:
+        assert set(a) == set(b) and a.attrs["n_events"] == b.attrs["n_events"] > 0
+        for name in a:
+            assert np.array_equal(a[name][:], b[name][:]), name

@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 from tqdm import tqdm
 
+from codesign.cluster import connect
 from codesign.data import splits
 from codesign.data.card import CARD_FORMAT, package_versions, write_card
 from codesign.data.detector import Geometry, calo_images, to_sparse
@@ -168,13 +169,9 @@ def _run_local(tasks: list[ShardTask], workers: int) -> Iterable[dict[str, Any]]
 
 def _run_dask(tasks: list[ShardTask], address: str) -> Iterable[dict[str, Any]]:
     """Connect now (a bad address fails before any work starts); results stream as shards finish."""
-    from dask.distributed import Client
     from dask.distributed import as_completed as dask_completed
 
-    try:
-        client = Client(address, timeout="15s")
-    except (OSError, TimeoutError, ValueError) as exc:
-        raise InputError(f"dask scheduler {address}: cannot connect ({exc})") from None
+    client = connect(address)
 
     def results() -> Iterable[dict[str, Any]]:
         with client:

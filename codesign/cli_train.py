@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -11,8 +12,9 @@ from codesign.train.config import MODES, PRESET_EPOCHS
 
 
 @click.command("train")
-@click.option("--spec", "spec_file", type=click.Path(path_type=Path), default=DEFAULT_SPEC, show_default=True,
-              help="Constraint spec: image size, quantiser levels, fixed-point formats, FPR.")
+@click.option("--spec", "spec_file", type=click.Path(path_type=Path), default=None,
+              help="Constraint spec: image size, quantiser levels, fixed-point formats, FPR "
+                   "(default: constraints/hl-lhc-multijet.yaml).")
 @click.option("--data", "data_dir", type=click.Path(path_type=Path), required=True, help="Dataset directory.")
 @click.option("--mode", required=True, help=f"Training mode: {' or '.join(MODES)}.")
 @click.option("--out", type=click.Path(path_type=Path), required=True,
@@ -24,12 +26,12 @@ from codesign.train.config import MODES, PRESET_EPOCHS
 @click.option("--batch-size", type=int, default=128, show_default=True)
 @click.option("--max-steps-per-epoch", type=int, default=None,
               help="Cap training and validation batches per epoch (quick runs and tests).")
-def train(spec_file: Path, data_dir: Path, mode: str, out: Path, preset: str, epochs: int | None, seed: int,
+def train(spec_file: Path | None, data_dir: Path, mode: str, out: Path, preset: str, epochs: int | None, seed: int,
           batch_size: int, max_steps_per_epoch: int | None) -> None:
     """Train the chain (sequential or end-to-end), export RUN/bundle and evaluate it on the test split."""
     from codesign.train.config import TrainConfig
 
-    config = TrainConfig(spec=str(spec_file), data=str(data_dir), mode=mode, preset=preset, epochs=epochs, seed=seed,
+    config = TrainConfig(spec=str(spec_file or os.path.relpath(DEFAULT_SPEC)), data=str(data_dir), mode=mode, preset=preset, epochs=epochs, seed=seed,
                          batch_size=batch_size, max_steps_per_epoch=max_steps_per_epoch)
     from codesign.train.export import export_run
     from codesign.train.loop import Trainer

@@ -150,7 +150,8 @@ class Trainer:
             done = (int(position["stage"].numpy()), int(position["epoch"].numpy()))
             history = [h for h in json.loads(history_path.read_text())
                        if (h["stage_index"], h["epoch"]) < done] if history_path.exists() else []
-            self.log(f"resuming {run.root} at stage {cfg.stages[min(done[0], len(cfg.stages) - 1)]}, epoch {done[1] + 1}")
+            self.log(f"resuming {run.root} at stage {cfg.stages[done[0]]}, epoch {done[1] + 1}"
+                     if done[0] < len(cfg.stages) else f"{run.root} has finished training")
         writer = tf.summary.create_file_writer(str(run.path("tensorboard")))
         with run.path("train.log").open("a") as log_file:
             for stage_index in range(int(position["stage"].numpy()), len(cfg.stages)):

@@ -28,6 +28,19 @@ def report_dir(tmp_path_factory):
     return tmp / "report"
 
 
+@pytest.fixture(scope="module")
+def report_with_run(tiny_dataset, report_dir, tmp_path_factory):
+    """A report of the same build with one (very short) training run: physics plots and the TPR table."""
+    tmp = tmp_path_factory.mktemp("report_run")
+    r = CliRunner().invoke(main, ["train", "--data", str(tiny_dataset), "--mode", "e2e", "--out", str(tmp / "run"),
+                                  "--epochs", "1", "--batch-size", "16", "--max-steps-per-epoch", "2"])
+    assert r.exit_code == 0, r.output
+    build = report_dir.parent / "build"
+    r = CliRunner().invoke(main, ["report", "--build", str(build), "--run", str(tmp / "run"), "--out", str(tmp / "r")])
+    assert r.exit_code == 0, r.output
+    return tmp / "r"
+
+
 def test_report_json(report_dir):
     doc = json.loads((report_dir / "report.json").read_text())
     assert doc["derived"]["quantiser_levels"] == 256 and doc["derived"]["pixel_parallelism"] == 1
@@ -35,6 +48,15 @@ def test_report_json(report_dir):
     assert {r["block"] for r in doc["latency"]} >= {"denoiser", "chain"}
     html = (report_dir / "report.html").read_text()
     assert "src=\"http" not in html and "<script" not in html  # self-contained
+
+
+def test_report_physics_from_the_run(report_with_run):
+    doc = json.loads((report_with_run / "report.json").read_text())
+    signals = {row["signal"] for row in doc["tpr"]}
+    assert signals == {"ggHH_4b", "vbfHH_4b", "ttbar_had", "ZH_nnbb"}
+    assert any("V1" in row["implementation"] for row in doc["exactness"])
+    html = (report_with_run / "report.html").read_text()
+    assert 'alt="ROC pt1"' in html and 'alt="turn-on pt4"' in html
 
 
 def test_report_bad_input(tmp_path):
@@ -61,14 +83,16 @@ def _chromium_driver():
     return webdriver.Chrome(service=Service(driver), options=opts)
 
 
-def test_report_renders_in_chromium(report_dir):
+@pytest.mark.parametrize("which", ["build only", "with a training run"])
+def test_report_renders_in_chromium(which, request):
+    report = request.getfixturevalue("report_dir" if which == "build only" else "report_with_run")
     browser = _chromium_driver()
     try:
-        browser.get((report_dir / "report.html").as_uri())
+        browser.get((report / "report.html").as_uri())
         assert browser.title.startswith("codesign review report")
         images = browser.execute_script(
             "return Array.from(document.images).map(i => [i.alt, i.complete, i.naturalWidth]);")
-        assert len(images) >= 2
+        assert len(images) >= (2 if which == "build only" else 6), images
         assert all(complete and width > 100 for _, complete, width in images), images
         errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
         assert not errors, errors

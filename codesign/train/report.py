@@ -1,16 +1,21 @@
-"""The results of a run: metrics.json (float model and emulator, V1 agreement) and the trigger plots."""
+"""The results of a run: metrics.json (float model and emulator, V1 agreement), evaluation.npz and the trigger plots."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from codesign.train.evaluate import evaluate
+import numpy as np
+
+from codesign.train.evaluate import Evaluation, evaluate
 from codesign.train.export import ExportResult
 from codesign.train.loop import load_trained, open_dataset
 from codesign.train.metrics import trigger_metrics
 from codesign.train.plots import roc_plot, turn_on_plot
 from codesign.train.rundir import RunDir, write_json
+from emulation.npz import write_npz
+
+EVALUATION = "evaluation.npz"
 
 
 def evaluate_run(run_dir: str | Path, exported: ExportResult, split: str = "test",
@@ -30,11 +35,22 @@ def evaluate_run(run_dir: str | Path, exported: ExportResult, split: str = "test
         "v1_agreement": ev.agreement.report(),
     }
     write_json(run.path("metrics.json"), metrics)
+    write_npz(run.path(EVALUATION), evaluation_arrays(ev, ds.processes), dtype=None)
     plots = run.path("plots")
     plots.mkdir(exist_ok=True)
     roc_plot(ev, ds.processes, ds.signal_processes, spec.trigger.fpr, plots / "roc.png")
     turn_on_plot(ev, ds.processes, exported.thresholds, derived.formats["pt_calib"].lsb, plots / "turn_on.png")
     return metrics
+
+
+def evaluation_arrays(ev: Evaluation, processes: list[str]) -> dict[str, np.ndarray]:
+    """Per-event trigger quantities of both implementations, for reports (`codesign report --run`)."""
+    arrays = {"processes": np.array(processes), "label": ev.label, "process": ev.process, "weight": ev.weight}
+    for trig in ("pt1", "pt4"):
+        arrays[f"float_{trig}"] = ev.float_pt[trig]
+        arrays[f"emulator_{trig}"] = ev.emulator_pt[trig]
+        arrays[f"truth_{trig}"] = ev.truth_pt[trig]
+    return arrays
 
 
 def summary_lines(metrics: dict[str, Any]) -> list[str]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from codesign.paths import DEFAULT_SPEC
-from codesign.train.config import MODES, PRESET_EPOCHS
+from codesign.train.config import MODES, PRESET_EPOCHS, TrainConfig
 
 
 @click.command("train")
@@ -29,10 +29,9 @@ from codesign.train.config import MODES, PRESET_EPOCHS
 def train(spec_file: Path | None, data_dir: Path, mode: str, out: Path, preset: str, epochs: int | None, seed: int,
           batch_size: int, max_steps_per_epoch: int | None) -> None:
     """Train the chain (sequential or end-to-end), export RUN/bundle and evaluate it on the test split."""
-    from codesign.train.config import TrainConfig
-
-    config = TrainConfig(spec=str(spec_file or os.path.relpath(DEFAULT_SPEC)), data=str(data_dir), mode=mode, preset=preset, epochs=epochs, seed=seed,
-                         batch_size=batch_size, max_steps_per_epoch=max_steps_per_epoch)
+    config = TrainConfig(spec=str(spec_file or os.path.relpath(DEFAULT_SPEC)), data=str(data_dir), mode=mode,
+                         preset=preset, epochs=epochs, seed=seed, batch_size=batch_size,
+                         max_steps_per_epoch=max_steps_per_epoch)  # checked before TensorFlow loads
     from codesign.train.export import export_run
     from codesign.train.loop import Trainer
     from codesign.train.report import evaluate_run, summary_lines

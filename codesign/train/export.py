@@ -71,6 +71,9 @@ def export_run(run_dir: str | Path, out: str | Path, data: str | Path | None = N
     draft = model_bundle(model, derived, np.zeros(2, np.int64), prov)
     values = emulator_trigger_values(draft, ds, "val")
     bkg = values["label"] == 0
+    if values["weight"][bkg].sum() <= 0:
+        raise InputError(f"dataset {str(ds.path)!r} has no weighted background in the val split: "
+                         f"the trigger thresholds cannot be set")
     thresholds = {k: min(threshold_at_fpr(values[k][bkg], values["weight"][bkg], spec.trigger.fpr), raw_max)
                   for k in ("pt1", "pt4")}
     bundle = model_bundle(model, derived, np.array([thresholds["pt1"], thresholds["pt4"]]), prov)

@@ -10,21 +10,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import tempfile
 import time
-from datetime import datetime, timezone
-from importlib.metadata import version
 
 from codesign.data.generate import generate
+from machine import header
 from codesign.data.reader import Dataset
-
-
-def _cpu() -> str:
-    for line in open("/proc/cpuinfo"):
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
 
 
 def main() -> None:
@@ -46,10 +37,8 @@ def main() -> None:
             t0 = time.perf_counter()
             n = sum(len(b["label"]) for b in ds.batches(split, batch_size=128, pileup=pileup, shuffle=False))
             rows.append((f"read {split}, pile-up {pileup}", n, time.perf_counter() - t0))
-    print(f"# data generation, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, preset {args.preset}, "
-          f"{args.workers} workers")
-    print(f"# machine: {_cpu()}, {os.cpu_count()} cores; pythia8mc {version('pythia8mc')}, "
-          f"fastjet {version('fastjet')}, numpy {version('numpy')}, python {platform.python_version()}")
+    print(header(f"data generation, preset {args.preset}, {args.workers} workers",
+                 ("pythia8mc", "fastjet", "numpy", "h5py")))
     print(f"| {'task':32s} | events | wall s | events/s |")
     print(f"|{'-' * 34}|--------|--------|----------|")
     for name, n, s in rows:

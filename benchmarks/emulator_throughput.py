@@ -11,13 +11,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
 
 import numpy as np
+from machine import header
 
 SPEC = "constraints/hl-lhc-multijet.yaml"
 
@@ -117,24 +116,6 @@ def _worker(args: argparse.Namespace) -> None:
     print(json.dumps({"events_per_s": rate}))
 
 
-def _versions() -> dict[str, str]:
-    import numba
-    from importlib.metadata import version
-
-    return {"numpy": np.__version__, "numba": numba.__version__, "tensorflow": version("tensorflow-cpu"),
-            "python": platform.python_version()}
-
-
-def _cpu() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=512)
@@ -157,8 +138,7 @@ def main() -> None:
             out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
             rate = json.loads(out.strip().splitlines()[-1])["events_per_s"]
             rows.append((name, threads, rate))
-    print(f"# emulator throughput, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC")
-    print(f"# machine: {_cpu()}, {cores} cores; versions: {_versions()}")
+    print(header("emulator throughput", ("numpy", "numba", "tensorflow-cpu")))
     print(f"# {args.events} events per pass, best of {args.repeats}, spec {SPEC}")
     print(f"| {'implementation':45s} | threads | events/s |")
     print(f"|{'-' * 47}|---------|----------|")

@@ -14,7 +14,7 @@ from codesign.spec import load_spec
 from emulation.chain import OUTPUTS, run_chain, run_chain_gev
 from emulation.errors import InputError
 from emulation.fixed import from_float
-from emulation.semantics import thresholds_from_levels
+from helpers import saturating_bundle
 from reference_chain import reference_chain
 
 INTERMEDIATES = ("codes", "et_dec", "conv_act", "dense1_act", "dense2_act", "dense3_acc", "seg_w", "et_pred", "seeds")
@@ -56,18 +56,8 @@ def test_random_bundles_physics_like_inputs(derived, seed):
 
 def test_all_maximum_codes_and_saturation(derived):
     bundle = random_bundle(derived, 4)
-    # saturate the CNN: largest weights and biases everywhere
     f = bundle.formats
-    cnn = dataclasses.replace(bundle.cnn,
-                              dw_kernel=np.full_like(bundle.cnn.dw_kernel, f["conv_w"].raw_max),
-                              dw_bias=np.full_like(bundle.cnn.dw_bias, f["conv_b"].raw_max),
-                              dense1_w=np.full_like(bundle.cnn.dense1_w, f["dense_w"].raw_max),
-                              dense2_w=np.full_like(bundle.cnn.dense2_w, f["dense_w"].raw_min),
-                              dense3_b=np.full_like(bundle.cnn.dense3_b, f["dense_b"].raw_max))
-    levels = bundle.quantiser.levels.copy()
-    levels[:, -1] = f["et_dec"].raw_max  # the top code decodes to the largest E_T: E_pred overflows
-    quant = dataclasses.replace(bundle.quantiser, levels=levels, thresholds=thresholds_from_levels(levels))
-    sat = dataclasses.replace(bundle, cnn=cnn, quantiser=quant)
+    sat = saturating_bundle(bundle)
     top = np.full((2, 2, 50, 64), f["et_in"].raw_max, dtype=np.int64)
     got = assert_same(sat, top)
     assert (got["codes"] == bundle.levels - 1).all()

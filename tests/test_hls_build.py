@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 
 import pytest
@@ -15,17 +14,14 @@ from codesign.derived import derive
 from codesign.hls.csynth import SKIP_REASON, find_hls_tool
 from codesign.paths import DEFAULT_SPEC
 from codesign.spec import load_spec
+from helpers import require_compiler
 
 STEPS = "events,hls,csim,csynth"
 
 
 @pytest.fixture(scope="module", autouse=True)
 def compiler():
-    if shutil.which(os.environ.get("CXX", "g++")) is None:
-        reason = "g++ not on PATH: the HLS C simulation needs a C++ compiler"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
+    require_compiler("the HLS C simulation")
 
 
 @pytest.fixture(scope="module")

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
-import shutil
 
 import numpy as np
 import pytest
@@ -16,15 +14,12 @@ from codesign.hls.crosscheck import COMPARED, crosscheck, patch_kernel, patches
 from codesign.paths import DEFAULT_SPEC
 from codesign.spec import load_spec
 from reference_chain import full_kernel
+from helpers import require_compiler
 
 
 @pytest.fixture(scope="module", autouse=True)
 def compiler():
-    if shutil.which(os.environ.get("CXX", "g++")) is None:
-        reason = "g++ not on PATH: hls4ml's C simulation needs a C++ compiler"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
+    require_compiler("hls4ml's C simulation")
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,6 @@ once per spec (object cache shared by the module); each bundle recompiles only p
 from __future__ import annotations
 
 import dataclasses
-import os
-import shutil
 
 import numpy as np
 import pytest
@@ -22,10 +20,8 @@ from codesign.hls.csim import compare, simulate
 from codesign.hls.project import HlsDesign, render_project, write_project
 from codesign.paths import DEFAULT_SPEC
 from codesign.spec import load_spec
-from codesign.toolchain import cxx
 from emulation.chain import OUTPUTS, run_chain
-from emulation.semantics import thresholds_from_levels
-from helpers import TIGHT_SPEC
+from helpers import TIGHT_SPEC, require_compiler, saturating_bundle
 
 COMPARED = OUTPUTS + REFERENCE_INTERMEDIATES
 
@@ -33,12 +29,7 @@ COMPARED = OUTPUTS + REFERENCE_INTERMEDIATES
 @pytest.fixture(scope="module", autouse=True)
 def compiler():
     """g++ is required: a failure under CI=true, a skip with the reason elsewhere."""
-    if shutil.which(os.environ.get("CXX", "g++")) is None:
-        reason = "g++ not on PATH: the HLS C simulation needs a C++ compiler"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return cxx()
+    require_compiler("the HLS C simulation")
 
 
 @pytest.fixture(scope="module")
@@ -89,16 +80,7 @@ def test_tight_spec_four_pixels_per_clock(tight, tmp_path, cache):
 def test_all_maximum_inputs_and_saturating_weights(default, tmp_path, cache):
     bundle = random_bundle(default, 4)
     f = bundle.formats
-    cnn = dataclasses.replace(bundle.cnn,
-                              dw_kernel=np.full_like(bundle.cnn.dw_kernel, f["conv_w"].raw_max),
-                              dw_bias=np.full_like(bundle.cnn.dw_bias, f["conv_b"].raw_max),
-                              dense1_w=np.full_like(bundle.cnn.dense1_w, f["dense_w"].raw_max),
-                              dense2_w=np.full_like(bundle.cnn.dense2_w, f["dense_w"].raw_min),
-                              dense3_b=np.full_like(bundle.cnn.dense3_b, f["dense_b"].raw_max))
-    levels = bundle.quantiser.levels.copy()
-    levels[:, -1] = f["et_dec"].raw_max
-    quant = dataclasses.replace(bundle.quantiser, levels=levels, thresholds=thresholds_from_levels(levels))
-    saturating = dataclasses.replace(bundle, cnn=cnn, quantiser=quant)
+    saturating = saturating_bundle(bundle)
     # negative extremes too: the most negative kernel drives the conv accumulator below zero (ReLU)
     negative = dataclasses.replace(bundle, cnn=dataclasses.replace(
         bundle.cnn, dw_kernel=np.full_like(bundle.cnn.dw_kernel, f["conv_w"].raw_min),

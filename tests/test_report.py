@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 
 import pytest
@@ -14,6 +13,7 @@ from codesign.cli import main
 from codesign.derived import derive
 from codesign.paths import DEFAULT_SPEC
 from codesign.spec import load_spec
+from helpers import require_tool
 
 
 @pytest.fixture(scope="module")
@@ -66,10 +66,7 @@ def test_report_bad_input(tmp_path):
 
 def _chromium_driver():
     chrome, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    if not (chrome and driver):
-        if os.environ.get("CI") == "true":
-            pytest.fail("chromium and chromedriver are required under CI=true (apt-get install chromium chromium-driver)")
-        pytest.skip("chromium/chromedriver not installed (apt-get install chromium chromium-driver)")
+    require_tool(bool(chrome and driver), "chromium/chromedriver not installed (apt-get install chromium chromium-driver)")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import xml.etree.ElementTree as ET
 
 import numpy as np
@@ -27,7 +26,7 @@ from codesign.rtl.verilog import write_sources
 from codesign.spec import load_spec
 from emulation.chain import run_chain
 from emulation.semantics import thresholds_from_levels
-from helpers import TIGHT_SPEC
+from helpers import TIGHT_SPEC, require_tool
 
 CACHE = PROJECT_ROOT / "build" / "rtl_tests"
 CHAIN_LATENCY: dict[str, dict] = {}  # simulator -> latency measured by test_chain in this session
@@ -36,11 +35,7 @@ CHAIN_LATENCY: dict[str, dict] = {}  # simulator -> latency measured by test_cha
 def need_simulator(sim: str) -> None:
     """Skip when the simulator is missing, except under CI=true where that is a failure."""
     why = missing_simulator(sim)
-    if why is None:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{sim}: {why} (CI=true: a missing simulator is a failure)")
-    pytest.skip(f"{sim}: {why}")
+    require_tool(why is None, f"{sim}: {why}")
 
 
 def stress_bundle(spec_path, seed: int = 7):

@@ -142,9 +142,11 @@ def emulate_cmd(bundle_dir: Path, data_dir: Path, out: Path, split: str, max_eve
 @main.command("build")
 @click.option("--spec", "spec_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Constraint spec (default: constraints/hl-lhc-multijet.yaml).")
-@click.option("--bundle", "bundle_dir", type=click.Path(path_type=Path), required=True, help="Firmware bundle.")
+@click.option("--bundle", "bundle_dir", type=click.Path(path_type=Path), default=None,
+              help="Firmware bundle (default: the committed default bundle, codesign/default_bundle).")
 @click.option("--target", default=None, help="FPGA part or alias (default: the spec's part).")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Build directory.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Build directory (default: build/<spec name>).")
 @click.option("--events", "n_events", type=int, default=100, show_default=True, help="Events to verify.")
 @click.option("--data", "data_dir", type=click.Path(path_type=Path), default=None,
               help="Take the events from this dataset's test split (default: generated).")
@@ -153,16 +155,18 @@ def emulate_cmd(bundle_dir: Path, data_dir: Path, out: Path, split: str, max_eve
               help="RTL simulator(s): verilator, icarus.")
 @click.option("--rtl-events", type=int, default=10, show_default=True, help="Events driven through RTL simulation.")
 @click.option("--steps", default="", help="Comma-separated subset of steps to run (default: all).")
-def build_cmd(spec_file: Path | None, bundle_dir: Path, target: str | None, out: Path, n_events: int,
+def build_cmd(spec_file: Path | None, bundle_dir: Path | None, target: str | None, out: Path | None, n_events: int,
               data_dir: Path | None, seed: int, simulators: tuple[str, ...], rtl_events: int, steps: str) -> None:
-    """Generate the firmware project for BUNDLE and verify it bit for bit against the emulator."""
+    """Generate the firmware project (HLS C++ and Verilog) for a bundle and verify it bit for bit against the emulator."""
     from codesign.build.config import BuildConfig
     from codesign.build.steps import run_build
-    from codesign.paths import DEFAULT_SPEC
+    from codesign.paths import DEFAULT_BUNDLE, DEFAULT_SPEC
 
     spec_path = spec_file or Path(os.path.relpath(DEFAULT_SPEC))
-    config = BuildConfig(spec=str(spec_path), bundle=str(bundle_dir),
-                         target=target or load_spec(spec_path).target.part, out=str(out), n_events=n_events,
+    spec = load_spec(spec_path)
+    out = out or Path("build") / spec.name
+    config = BuildConfig(spec=str(spec_path), bundle=str(bundle_dir or Path(os.path.relpath(DEFAULT_BUNDLE))),
+                         target=target or spec.target.part, out=str(out), n_events=n_events,
                          data=str(data_dir) if data_dir else None, seed=seed, simulators=tuple(simulators),
                          rtl_events=rtl_events, steps=tuple(s for s in steps.split(",") if s))
     ctx = run_build(config, log=click.echo)

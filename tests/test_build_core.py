@@ -78,3 +78,15 @@ def test_bad_bundle_and_spec(tmp_path, bundle_dir):
     spec.write_text(DEFAULT_SPEC.read_text().replace("bits: 10 ", "bits: 8 "))
     r = CliRunner().invoke(main, ["build", "--spec", str(spec), "--bundle", str(bundle_dir), "--out", str(tmp_path / "o")])
     assert r.exit_code == 2 and "does not match spec" in r.output, r.output
+
+
+def test_defaults_build_the_committed_bundle(tmp_path, monkeypatch):
+    """`codesign build --target xcvu13p` works out of the box: default spec, default bundle, build/<spec>."""
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(main, ["build", "--target", "xcvu13p", "--events", "2", "--steps", "events"])
+    assert r.exit_code == 0, r.output
+    manifest = json.loads((tmp_path / "build" / "hl-lhc-multijet" / "build.json").read_text())
+    from codesign.paths import DEFAULT_BUNDLE
+    from emulation.bundle import FirmwareBundle
+
+    assert manifest["bundle_hash"] == FirmwareBundle.load(DEFAULT_BUNDLE).content_hash()

@@ -1,7 +1,8 @@
-"""Benchmark: dataset generation (Pythia 8 + calorimeter + truth jets) and reading speed.
+"""Benchmark: dataset generation (Pythia 8 + calorimeter + truth jets), pile-up overlay and reading.
 
-Generates a preset into a fresh temporary directory and reads its splits back; prints a table
-with machine, versions and date.
+Generates a preset into fresh temporary directories with 1 and with N workers (speed-up), reports
+events per CPU-second of every process from the shards' own timing, the overlay rate and the
+reading rates; prints a table with machine, versions and date.
 
     .venv/bin/python benchmarks/data_generation.py [--preset tiny|smoke] [--workers 2]
 """
@@ -12,10 +13,35 @@ import argparse
 import os
 import tempfile
 import time
+from collections import defaultdict
 
 from codesign.data.generate import generate
-from machine import header
 from codesign.data.reader import Dataset
+from machine import header
+
+
+def _generate(preset: str, workers: int, tmp: str) -> tuple[float, dict]:
+    out = os.path.join(tmp, f"w{workers}")
+    t0 = time.perf_counter()
+    result = generate(out, preset=preset, workers=workers, progress=False, log=lambda line: None)
+    return time.perf_counter() - t0, result.card
+
+
+def _per_process_rate(card: dict) -> dict[str, float]:
+    """Events per CPU-second of each process, from the CPU time every shard recorded."""
+    cpu = card["provenance"]["shard_cpu_s"]
+    events, seconds = defaultdict(int), defaultdict(float)
+    for name, entry in [*card["processes"].items(), (card["pileup"]["process"], card["pileup"])]:
+        for shard in entry["shards"]:
+            events[name] += shard["n_events"]
+            seconds[name] += cpu[shard["file"]]
+    return {name: events[name] / seconds[name] for name in events}
+
+
+def _read_rate(ds: Dataset, split: str, pileup: str) -> tuple[int, float]:
+    t0 = time.perf_counter()
+    n = sum(len(b["label"]) for b in ds.batches(split, batch_size=128, pileup=pileup, shuffle=False))
+    return n, time.perf_counter() - t0
 
 
 def main() -> None:
@@ -24,25 +50,27 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        t0 = time.perf_counter()
-        result = generate(os.path.join(tmp, "d"), preset=args.preset, workers=args.workers, progress=False,
-                          log=lambda line: None)
-        wall = time.perf_counter() - t0
-        card = result.card
-        n_hard = sum(p["events"] for p in card["processes"].values())
-        n_pool = card["pileup"]["events"]
-        ds = Dataset(os.path.join(tmp, "d"))
-        rows = [("generate (hard + pile-up pool)", n_hard + n_pool, wall)]
-        for split, pileup in (("train", "fresh"), ("test", "frozen"), ("train", "none")):
-            t0 = time.perf_counter()
-            n = sum(len(b["label"]) for b in ds.batches(split, batch_size=128, pileup=pileup, shuffle=False))
-            rows.append((f"read {split}, pile-up {pileup}", n, time.perf_counter() - t0))
-    print(header(f"data generation, preset {args.preset}, {args.workers} workers",
-                 ("pythia8mc", "fastjet", "numpy", "h5py")))
-    print(f"| {'task':32s} | events | wall s | events/s |")
-    print(f"|{'-' * 34}|--------|--------|----------|")
-    for name, n, s in rows:
-        print(f"| {name:32s} | {n:6d} | {s:6.1f} | {n / s:8.0f} |")
+        wall1, _ = _generate(args.preset, 1, tmp)
+        wall_n, card = _generate(args.preset, args.workers, tmp)
+        ds = Dataset(os.path.join(tmp, f"w{args.workers}"))
+        n_fresh, t_fresh = _read_rate(ds, "train", "fresh")
+        n_none, t_none = _read_rate(ds, "train", "none")
+        n_frozen, t_frozen = _read_rate(ds, "test", "frozen")
+    n_total = sum(p["events"] for p in card["processes"].values()) + card["pileup"]["events"]
+    print(header(f"data generation, preset {args.preset}", ("pythia8mc", "fastjet", "numpy", "h5py")))
+    print(f"| {'quantity':44s} | {'value':>12s} |")
+    print(f"|{'-' * 46}|{'-' * 14}|")
+    print(f"| {'generate, 1 worker, wall s':44s} | {wall1:12.1f} |")
+    print(f"| {f'generate, {args.workers} workers, wall s':44s} | {wall_n:12.1f} |")
+    print(f"| {f'speed-up with {args.workers} workers':44s} | {wall1 / wall_n:12.2f} |")
+    print(f"| {'events generated (hard + pile-up pool)':44s} | {n_total:12d} |")
+    for name, rate in sorted(_per_process_rate(card).items()):
+        print(f"| {f'{name}: events per CPU-second (incl. init)':44s} | {rate:12.0f} |")
+    overlay = n_fresh / (t_fresh - t_none)  # the same events read with and without the overlay
+    print(f"| {'pile-up overlay (mu = 200), events/s':44s} | {overlay:12.0f} |")
+    print(f"| {'read train, fresh pile-up, events/s':44s} | {n_fresh / t_fresh:12.0f} |")
+    print(f"| {'read test, frozen pile-up, events/s':44s} | {n_frozen / t_frozen:12.0f} |")
+    print(f"| {'read train, no pile-up, events/s':44s} | {n_none / t_none:12.0f} |")
 
 
 if __name__ == "__main__":

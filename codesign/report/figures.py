@@ -33,15 +33,15 @@ def _png(fig) -> bytes:
 
 
 def resources_chart(blocks: dict[str, dict[str, int]], capacity: dict[str, int]) -> bytes:
-    """Per-block utilisation (% of the part) for each resource kind, log scale."""
+    """Per-block utilisation (% of the part) for each resource kind, log scale (zero counts are not drawn)."""
     plt = _plt()
     kinds = [k for k in ("lut", "ff", "dsp", "bram36") if capacity.get(k)]
     names = list(blocks)
     fig, ax = plt.subplots(figsize=(11, 5))
     width = 0.8 / max(len(kinds), 1)
     for k, kind in enumerate(kinds):
-        pct = [100.0 * blocks[n].get(kind, 0) / capacity[kind] for n in names]
-        ax.bar(np.arange(len(names)) + k * width, np.maximum(pct, 1e-4), width, label=kind.upper())
+        pct = np.array([100.0 * blocks[n].get(kind, 0) / capacity[kind] for n in names])
+        ax.bar(np.arange(len(names)) + k * width, np.where(pct > 0, pct, np.nan), width, label=kind.upper())
     ax.set_xticks(np.arange(len(names)) + width * (len(kinds) - 1) / 2, names, rotation=20)
     ax.set_yscale("log")
     ax.set_ylabel("% of the part")

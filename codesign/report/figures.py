@@ -12,7 +12,8 @@ from emulation.fixed import to_float
 from emulation.semantics import calib_address
 
 
-def _plt():
+def pyplot():
+    """matplotlib.pyplot with the Agg backend and the mplhep ATLAS style (shared by every plot of the project)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -24,7 +25,7 @@ def _plt():
 
 
 def _png(fig) -> bytes:
-    plt = _plt()
+    plt = pyplot()
     buf = io.BytesIO()
     fig.tight_layout()
     fig.savefig(buf, format="png", dpi=80)
@@ -34,7 +35,7 @@ def _png(fig) -> bytes:
 
 def resources_chart(blocks: dict[str, dict[str, int]], capacity: dict[str, int]) -> bytes:
     """Per-block utilisation (% of the part) for each resource kind, log scale (zero counts are not drawn)."""
-    plt = _plt()
+    plt = pyplot()
     kinds = [k for k in ("lut", "ff", "dsp", "bram36") if capacity.get(k)]
     names = list(blocks)
     fig, ax = plt.subplots(figsize=(11, 5))
@@ -52,7 +53,7 @@ def resources_chart(blocks: dict[str, dict[str, int]], capacity: dict[str, int])
 
 def latency_chart(rows: list[dict[str, Any]]) -> bytes:
     """Measured latency (cycles x clock) per block against its budget."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(11, 5))
     names = [r["block"] for r in rows]
     y = np.arange(len(rows))
@@ -71,7 +72,7 @@ def latency_chart(rows: list[dict[str, Any]]) -> bytes:
 
 def quantiser_chart(bundles: dict[str, FirmwareBundle]) -> bytes:
     """Learned quantiser bin widths Delta_i against E_T, per layer, for every bundle given."""
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(12, 5))
     for ax, layer, title in zip(axes, (0, 1), ("EM", "HAD")):
         for k, (name, b) in enumerate(bundles.items()):
@@ -87,7 +88,7 @@ def quantiser_chart(bundles: dict[str, FirmwareBundle]) -> bytes:
 
 def calibration_chart(bundle: FirmwareBundle) -> bytes:
     """Calibrated pT against cluster pT per |eta| bin, read from the LUT exactly as the firmware does."""
-    plt = _plt()
+    plt = pyplot()
     f = bundle.formats
     pt_raw = np.unique(np.round(np.geomspace(1, 2 ** min(f["cluster_pt"].width, 20) - 1, 600)).astype(np.int64))
     addr = calib_address(pt_raw, int(bundle.calibration.mantissa_bits))
@@ -104,9 +105,19 @@ def calibration_chart(bundle: FirmwareBundle) -> bytes:
     return _png(fig)
 
 
+def roc_axes(ax, fpr: float) -> None:
+    """The common frame of a ROC plot: log FPR axis, the operating FPR marked."""
+    ax.axvline(fpr, color="grey", lw=1, ls=":")
+    ax.set_xscale("log")
+    ax.set_xlim(1e-5, 1)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("false-positive rate (weighted QCD)")
+    ax.set_ylabel("true-positive rate")
+
+
 def roc_chart(curves: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]], fpr: float, trigger: str) -> bytes:
     """ROC curves of one trigger: curves[label][signal] = (fpr array, tpr array)."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(9, 6))
     styles = ["-", "--", ":", "-."]
     signals = sorted({s for per in curves.values() for s in per})
@@ -116,12 +127,7 @@ def roc_chart(curves: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]], fpr: 
                 f, t = per[s]
                 ax.plot(np.maximum(f, 1e-7), t, styles[li % 4], color=f"C{si}",
                         label=f"{s}, {label}")
-    ax.axvline(fpr, color="grey", lw=1, ls=":")
-    ax.set_xscale("log")
-    ax.set_xlim(1e-5, 1)
-    ax.set_ylim(0, 1.02)
-    ax.set_xlabel("false-positive rate (weighted QCD)")
-    ax.set_ylabel("true-positive rate")
+    roc_axes(ax, fpr)
     ax.set_title(f"{trigger} trigger")
     ax.legend(fontsize=8, loc="upper left", ncol=2)
     return _png(fig)
@@ -129,7 +135,7 @@ def roc_chart(curves: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]], fpr: 
 
 def turn_on_chart(curves: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]], trigger: str) -> bytes:
     """Trigger efficiency against the targeted truth-jet pT: curves[label][process] = (pt centres, efficiency)."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(9, 6))
     styles = ["o-", "s--", "^:", "v-."]
     procs = sorted({p for per in curves.values() for p in per})

@@ -7,26 +7,16 @@ from pathlib import Path
 import numpy as np
 
 from codesign.train.evaluate import Evaluation
+from codesign.report.figures import pyplot, roc_axes
 from codesign.train.metrics import roc_curve
 
 _TRUTH_LABEL = {"pt1": "leading", "pt4": "fourth"}
 _PT_BINS = {"pt1": np.linspace(0.0, 500.0, 21), "pt4": np.linspace(0.0, 250.0, 21)}
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import mplhep
-
-    plt.style.use(mplhep.style.ATLAS)
-    return plt
-
-
 def roc_plot(ev: Evaluation, processes: list[str], signals: list[str], fpr: float, out: Path) -> Path:
     """ROC (weighted QCD FPR vs signal TPR) of pT1 and pT4, emulator (solid) and QAT model (dashed)."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(14, 6))
     bkg = ev.label == 0
     for ax, trig in zip(axes, ("pt1", "pt4")):
@@ -35,12 +25,7 @@ def roc_plot(ev: Evaluation, processes: list[str], signals: list[str], fpr: floa
             for values, style, label in ((ev.emulator_pt, "-", s), (ev.float_pt, "--", None)):
                 f, t = roc_curve(values[trig][sig], values[trig][bkg], ev.weight[bkg])
                 ax.plot(np.maximum(f, 1e-7), t, style, color=f"C{k}", label=label)
-        ax.axvline(fpr, color="grey", lw=1, ls=":")
-        ax.set_xscale("log")
-        ax.set_xlim(1e-5, 1)
-        ax.set_ylim(0, 1.02)
-        ax.set_xlabel("false-positive rate (weighted QCD)")
-        ax.set_ylabel("true-positive rate")
+        roc_axes(ax, fpr)
         ax.set_title(f"{trig} trigger: emulator (solid), QAT model (dashed)", fontsize=14)
         ax.legend(fontsize=10, loc="upper left")
     fig.tight_layout()
@@ -51,7 +36,7 @@ def roc_plot(ev: Evaluation, processes: list[str], signals: list[str], fpr: floa
 
 def turn_on_plot(ev: Evaluation, processes: list[str], thresholds: dict[str, int], lsb: float, out: Path) -> Path:
     """Efficiency of each trigger at the bundle threshold against the truth jet pT it targets, per process."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(14, 6))
     for ax, trig in zip(axes, ("pt1", "pt4")):
         edges = _PT_BINS[trig]

@@ -2,8 +2,10 @@
 
 Integer rules (SEMANTICS.md): sums and products are exact; each layer's exact accumulator is
 ReLU'd and then requantised with `emulation.fixed.convert` (AP_RND, AP_SAT) to its activation
-format. One numba kernel runs one eta row of one event per task (tasks in parallel, prange);
-the dense layers run in float32 when a per-bundle bound proves every partial sum exact (< 2**24).
+format. One numba kernel runs one event per task (events in parallel, prange); an event's
+pixels are the rows of the three dense matrix products, which run as single-threaded BLAS
+in float32 (or float64) when a per-bundle bound proves every partial sum exact (< 2**24, or
+< 2**53), and as int64 loops otherwise.
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ from dataclasses import dataclass
 
 import numba
 import numpy as np
+from numba.core import types
+from numba.extending import overload
+from threadpoolctl import ThreadpoolController
 
 from emulation.bundle import DEPTH_MULTIPLIER, HIDDEN, FirmwareBundle
 from emulation.fixed import FixedFormat, convert
@@ -84,9 +89,10 @@ class CnnKernelParams:
         act_max = np.full(c.dense2_w.shape[0], f["dense_act"].raw_max)
         bound = max(_sum_bound(x1_max, c.dense1_w, b1), _sum_bound(act_max, c.dense2_w, b2),
                     _sum_bound(act_max, c.dense3_w, b3))
-        # float32 adds and multiplies integers exactly while every partial sum stays below 2**24;
-        # the bound covers every partial sum of every neuron, whatever the summation order
-        dt = np.float32 if bound < 2**24 else np.int64
+        # floats add and multiply integers exactly while every partial sum stays below 2**24
+        # (float32) or 2**53 (float64); the bound covers every partial sum of every neuron,
+        # whatever the summation order the BLAS library chooses
+        dt = np.float32 if bound < 2**24 else np.float64 if bound < 2**53 else np.int64
         return cls(
             kernel=c.dw_kernel.astype(np.int64),
             conv_bias=_align(c.dw_bias, f["conv_b"].frac_bits, conv_frac),
@@ -107,23 +113,37 @@ class CnnKernelParams:
         )
 
 
+def _matmul(a, b):  # pragma: no cover - replaced by the overload below inside numba
+    raise NotImplementedError
+
+
+@overload(_matmul, jit_options={"cache": True})
+def _matmul_impl(a, b):
+    """a @ b on (pixels, in) x (in, out): BLAS (numba's np.dot) for the float path, loops for int64."""
+    if isinstance(a.dtype, types.Float):
+        return lambda a, b: np.dot(a, b)
+
+    def loops(a, b):
+        out = np.zeros((a.shape[0], b.shape[1]), dtype=a.dtype)
+        for p in range(a.shape[0]):
+            for n in range(a.shape[1]):
+                x = a[p, n]
+                for h in range(b.shape[1]):
+                    out[p, h] += x * b[n, h]
+        return out
+
+    return loops
+
+
 @numba.njit(inline="always")
-def _dense_row(x, n_in, w, b, out, relu, requant, shift, lo, hi, width):
-    """out[h, p] = sum_n x[n, p] * w[h, n] + b[h] for a row of pixels p; optionally ReLU'd and requantised."""
-    n_pix = x.shape[1]
-    acc = np.empty(n_pix, dtype=x.dtype)
-    for h in range(w.shape[0]):
-        for p in range(n_pix):
-            acc[p] = b[h]
-        for n in range(n_in):
-            wn = w[h, n]
-            for p in range(n_pix):
-                acc[p] += x[n, p] * wn
-        for p in range(n_pix):
-            a = acc[p]
-            if relu and a < 0:
+def _relu_requant(acc, b, st):
+    """In place: acc[p, h] <- convert(ReLU(acc[p, h] + b[h])) into the activation format."""
+    for p in range(acc.shape[0]):
+        for h in range(acc.shape[1]):
+            a = np.int64(acc[p, h] + b[h])
+            if a < 0:
                 a = 0
-            out[h, p] = convert(np.int64(a), shift, True, True, lo, hi, width) if requant else a
+            acc[p, h] = convert(a, st[0], True, True, st[1], st[2], st[3])
 
 
 @numba.njit(parallel=True, cache=True)
@@ -131,61 +151,77 @@ def _cnn_kernel(x, k, cb, conv, feat_shift, log_eta, w1, b1, d1, w2, b2, d2, w3,
                 keep, conv_out, h1_out, h2_out, acc3_out, seg_out, pred_out):
     n_ev, n_layers, n_eta, n_phi = x.shape
     n_conv = n_layers * 4
-    hidden = w2.shape[0]
-    for task in numba.prange(n_ev * n_eta):  # one eta row of one event per task
-        ev = task // n_eta
-        i = task % n_eta
-        feats = np.empty((n_conv + 1, n_phi), dtype=w1.dtype)
-        h1 = np.empty((hidden, n_phi), dtype=w1.dtype)
-        h2 = np.empty((hidden, n_phi), dtype=w1.dtype)
-        acc3 = np.empty((w3.shape[0], n_phi), dtype=w1.dtype)
-        taps = np.empty(4, dtype=np.int64)
-        for j in range(n_phi):
-            feats[n_conv, j] = log_eta[i]
-            jl = (j - 1) % n_phi
-            jr = (j + 1) % n_phi
+    for ev in numba.prange(n_ev):  # one event per task; its pixels are the rows of three matrix products
+        # the image padded as the firmware sees it: zero rows beyond eta, columns wrapped in phi
+        xp = np.zeros((n_layers, n_eta + 2, n_phi + 2), dtype=np.int64)
+        for layer in range(n_layers):
+            for i in range(n_eta):
+                for j in range(n_phi):
+                    xp[layer, i + 1, j + 1] = x[ev, layer, i, j]
+                xp[layer, i + 1, 0] = x[ev, layer, i, n_phi - 1]
+                xp[layer, i + 1, n_phi + 1] = x[ev, layer, i, 0]
+        feats = np.empty((n_conv + 1, n_eta * n_phi), dtype=w1.dtype)  # (features, pixels)
+        taps = np.empty((4, n_phi), dtype=np.int64)
+        for i in range(n_eta):
+            p0 = i * n_phi
+            for j in range(n_phi):
+                feats[n_conv, p0 + j] = log_eta[i]
             for layer in range(n_layers):
-                img = x[ev, layer]
-                up_c = img[i - 1, j] if i > 0 else 0
-                dn_c = img[i + 1, j] if i < n_eta - 1 else 0
-                up_s = (img[i - 1, jl] + img[i - 1, jr]) if i > 0 else 0
-                dn_s = (img[i + 1, jl] + img[i + 1, jr]) if i < n_eta - 1 else 0
-                taps[0] = img[i, j]
-                taps[1] = up_c + dn_c
-                taps[2] = img[i, jl] + img[i, jr]
-                taps[3] = up_s + dn_s
+                up, row, dn = xp[layer, i], xp[layer, i + 1], xp[layer, i + 2]
+                for j in range(n_phi):  # symmetric taps: centre, eta pair, phi pair, corners
+                    taps[0, j] = row[j + 1]
+                    taps[1, j] = up[j + 1] + dn[j + 1]
+                    taps[2, j] = row[j] + row[j + 2]
+                    taps[3, j] = up[j] + up[j + 2] + dn[j] + dn[j + 2]
                 for m in range(4):
-                    acc = cb[layer, m]
-                    for t in range(4):
-                        acc += k[layer, m, t] * taps[t]
-                    if acc < 0:
-                        acc = 0
-                    a = convert(acc, conv[0], True, True, conv[1], conv[2], conv[3])
-                    feats[layer * 4 + m, j] = a << feat_shift
+                    c = layer * 4 + m
+                    k0, k1, k2, k3 = k[layer, m, 0], k[layer, m, 1], k[layer, m, 2], k[layer, m, 3]
+                    for j in range(n_phi):
+                        acc = cb[layer, m] + k0 * taps[0, j] + k1 * taps[1, j] + k2 * taps[2, j] + k3 * taps[3, j]
+                        if acc < 0:
+                            acc = 0
+                        a = convert(acc, conv[0], True, True, conv[1], conv[2], conv[3])
+                        feats[c, p0 + j] = a << feat_shift
+                        if keep:
+                            conv_out[ev, i, j, c] = a
+        feats = feats.T  # (pixels, features), Fortran order: BLAS takes it as it is
+        h1 = _matmul(feats, w1)
+        _relu_requant(h1, b1, d1)
+        h2 = _matmul(h1, w2)
+        _relu_requant(h2, b2, d2)
+        acc3 = _matmul(h2, w3)  # raw accumulator (bias added below)
+        for i in range(n_eta):
+            for j in range(n_phi):
+                p = i * n_phi + j
+                e_pred = 0
+                for o in range(acc3.shape[1]):
+                    a3 = np.int64(acc3[p, o] + b3[o])
+                    # hard sigmoid clip(v/2 + 1/2, 0, 1) in units of 2**-(hs_frac + 1)
+                    hs = a3 + (1 << hs_frac)
+                    if hs < 0:
+                        hs = 0
+                    elif hs > (1 << (hs_frac + 1)):
+                        hs = 1 << (hs_frac + 1)
+                    wgt = convert(hs, seg_st[0], True, True, seg_st[1], seg_st[2], seg_st[3])
+                    seg_out[ev, i, j, o] = wgt
+                    e_pred += wgt * x[ev, o, i, j]
                     if keep:
-                        conv_out[ev, i, j, layer * 4 + m] = a
-        _dense_row(feats, n_conv + 1, w1, b1, h1, True, True, d1[0], d1[1], d1[2], d1[3])
-        _dense_row(h1, hidden, w2, b2, h2, True, True, d2[0], d2[1], d2[2], d2[3])
-        _dense_row(h2, hidden, w3, b3, acc3, False, False, 0, 0, 0, 0)  # raw accumulator
-        for j in range(n_phi):
-            e_pred = 0
-            for o in range(w3.shape[0]):
-                # hard sigmoid clip(v/2 + 1/2, 0, 1) in units of 2**-(hs_frac + 1)
-                hs = np.int64(acc3[o, j]) + (1 << hs_frac)
-                if hs < 0:
-                    hs = 0
-                elif hs > (1 << (hs_frac + 1)):
-                    hs = 1 << (hs_frac + 1)
-                wgt = convert(hs, seg_st[0], True, True, seg_st[1], seg_st[2], seg_st[3])
-                seg_out[ev, i, j, o] = wgt
-                e_pred += wgt * x[ev, o, i, j]
+                        acc3_out[ev, i, j, o] = a3
+                pred_out[ev, i, j] = convert(e_pred, pred[0], True, True, pred[1], pred[2], pred[3])
                 if keep:
-                    acc3_out[ev, i, j, o] = np.int64(acc3[o, j])
-            pred_out[ev, i, j] = convert(e_pred, pred[0], True, True, pred[1], pred[2], pred[3])
-            if keep:
-                for n in range(hidden):
-                    h1_out[ev, i, j, n] = np.int64(h1[n, j])
-                    h2_out[ev, i, j, n] = np.int64(h2[n, j])
+                    for n in range(h1.shape[1]):
+                        h1_out[ev, i, j, n] = np.int64(h1[p, n])
+                        h2_out[ev, i, j, n] = np.int64(h2[p, n])
+
+
+_BLAS: list[ThreadpoolController] = []
+
+
+def _one_blas_thread():
+    """Context in which BLAS runs single-threaded: the kernel's parallelism is one event per numba thread."""
+    if not _BLAS:
+        _BLAS.append(ThreadpoolController())
+    return _BLAS[0].limit(limits=1, user_api="blas")
 
 
 def denoise(bundle: FirmwareBundle, et_dec: np.ndarray, keep: bool = False) -> dict[str, np.ndarray]:
@@ -203,9 +239,11 @@ def denoise(bundle: FirmwareBundle, et_dec: np.ndarray, keep: bool = False) -> d
     acc3 = np.zeros(full + (n_layers,), np.int64)
     seg = np.empty((b, h, w, n_layers), np.int64)
     pred = np.empty((b, h, w), np.int64)
-    _cnn_kernel(x, p.kernel, p.conv_bias, p.conv.args(), p.feat_shift, p.log_eta, p.w1, p.b1, p.d1.args(),
-                p.w2, p.b2, p.d2.args(), p.w3, p.b3, p.hs_frac, p.seg.args(), p.pred.args(),
-                keep, conv_out, h1, h2, acc3, seg, pred)
+    w1, w2, w3 = (np.ascontiguousarray(m.T) for m in (p.w1, p.w2, p.w3))  # (in, out) for pixels @ w
+    with _one_blas_thread():
+        _cnn_kernel(x, p.kernel, p.conv_bias, p.conv.args(), p.feat_shift, p.log_eta, w1, p.b1, p.d1.args(),
+                    w2, p.b2, p.d2.args(), w3, p.b3, p.hs_frac, p.seg.args(), p.pred.args(),
+                    keep, conv_out, h1, h2, acc3, seg, pred)
     out = {"et_pred": pred, "seg_w": seg}
     if keep:
         out.update(conv_act=conv_out, dense1_act=h1, dense2_act=h2, dense3_acc=acc3)

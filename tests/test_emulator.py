@@ -10,11 +10,12 @@ import pytest
 from codesign.bundles import random_bundle
 from codesign.derived import derive
 from codesign.paths import DEFAULT_SPEC
-from codesign.spec import load_spec
+from codesign.spec import load_spec, parse_spec
 from emulation.chain import OUTPUTS, run_chain, run_chain_gev
 from emulation.errors import InputError
 from emulation.fixed import from_float
-from helpers import saturating_bundle
+from emulation.cnn import CnnKernelParams
+from helpers import default_spec_dict, saturating_bundle
 from reference_chain import reference_chain
 
 INTERMEDIATES = ("codes", "et_dec", "conv_act", "dense1_act", "dense2_act", "dense3_acc", "seg_w", "et_pred", "seeds")
@@ -68,6 +69,23 @@ def test_all_maximum_codes_and_saturation(derived):
     assert_same(bundle, np.zeros((2, 2, 50, 64), dtype=np.int64))
 
 
+@pytest.mark.parametrize("bits, bias_int_bits, saturating, number_type", [
+    (10, 6, False, np.float32),  # the shipped spec: BLAS sgemm
+    (10, 6, True, np.float64),  # extreme weights push the bound past 2**24: BLAS dgemm
+    (24, 16, True, np.int64),  # past 2**53: int64 loops
+])
+def test_each_dense_number_type_matches_the_reference(bits, bias_int_bits, saturating, number_type):
+    data = default_spec_dict()
+    data["precision"]["cnn"].update(bits=bits, bias_int_bits=bias_int_bits)
+    bundle = random_bundle(derive(parse_spec(data)), 6)
+    bundle = saturating_bundle(bundle) if saturating else bundle
+    assert CnnKernelParams.of(bundle).w1.dtype == number_type
+    rng = np.random.default_rng(7)
+    assert_same(bundle, physics_like(rng, 2, bundle.formats["et_in"]))
+    top = np.full((1, 2, 50, 64), bundle.formats["et_in"].raw_max, dtype=np.int64)
+    assert_same(bundle, top)
+
+
 def test_ties_in_the_clusterer(derived):
     bundle = random_bundle(derived, 5)
     # identity-like CNN: w = 1 everywhere, so E_pred = E_em + E_had exactly (when representable)
@@ -117,3 +135,22 @@ def test_batches_are_independent(derived):
         single = run_chain(bundle, et[ev:ev + 1])
         for name in OUTPUTS:
             assert np.array_equal(whole[name][ev], single[name][0]), name
+
+
+@pytest.mark.parametrize("top", [300, 1 << 21])  # encoder table of 301 entries; too large: binary search only
+def test_quantiser_encoder_counts_thresholds_at_or_below(top):
+    from emulation.quantiser import encoder_table, quantise
+
+    rng = np.random.default_rng(top)
+    thresholds = np.sort(rng.integers(0, top, (2, 15)), axis=1)
+    thresholds[:, -1] = top
+    thresholds[1, 3:6] = thresholds[1, 3]  # repeated thresholds
+    levels = rng.integers(0, 1000, (2, 16))
+    edges = np.concatenate([thresholds.ravel() + d for d in (-1, 0, 1)] + [[-5, 0, top * 3]])
+    et = np.resize(edges, (1, 2, 50, 64))
+    codes, dec = quantise(et, thresholds, levels)
+    want = np.stack([(thresholds[layer][None, :] <= et[0, layer].reshape(-1, 1)).sum(1).reshape(50, 64)
+                     for layer in range(2)])[None]
+    assert np.array_equal(codes, want)
+    assert np.array_equal(dec, np.stack([levels[layer][want[0, layer]] for layer in range(2)])[None])
+    assert encoder_table(thresholds).shape[1] == (top + 1 if top < 1 << 20 else 0)

@@ -22,6 +22,7 @@ from codesign.errors import InputError
 from codesign.derived import DerivedParams, derive
 from codesign.spec import Spec, load_spec
 from codesign.train.config import TrainConfig
+from codesign.train.distribute import replica_share, training_strategy
 from codesign.train.model import TriggerChain, build_model
 from codesign.train.objectives import Batch, Objective
 from codesign.train.rundir import RunDir, write_json
@@ -60,6 +61,7 @@ class Trainer:
     derived: DerivedParams
     dataset: Dataset
     model: TriggerChain
+    strategy: tf.distribute.Strategy
     log: Callable[[str], None] = print
 
     @classmethod
@@ -68,9 +70,15 @@ class Trainer:
         spec = load_spec(config.spec)
         derived = derive(spec)
         ds = open_dataset(config.data, spec)
+        strategy = training_strategy()
         run = RunDir(Path(out))
         run.start(config, spec, Path(config.spec).read_text(), ds.content_hash)
-        return cls(config, run, spec, derived, ds, build_model(spec, derived, config.seed), log)
+        if strategy.num_replicas_in_sync > 1:
+            log(f"data-parallel training: {type(strategy).__name__} over {strategy.num_replicas_in_sync} replicas "
+                f"({', '.join(strategy.extended.worker_devices)})")
+        with strategy.scope():
+            model = build_model(spec, derived, config.seed)
+        return cls(config, run, spec, derived, ds, model, strategy, log)
 
     # ------------------------------------------------------------------ pieces
 
@@ -95,17 +103,25 @@ class Trainer:
         d = self.derived
         signature = [Batch.signature((d.n_layers, d.eta_bins, d.phi_bins), self._max_jets())]
 
-        @tf.function(input_signature=signature)
-        def train_step(b: Batch):
+        strategy = self.strategy
+        sum_op = tf.distribute.ReduceOp.SUM
+
+        def replica_train(b: Batch):
             with tf.GradientTape() as tape:
-                parts = objective(stage, b)
+                parts = objective(stage, replica_share(b))
             grads = tape.gradient(parts["loss"], variables)
             optimizer.apply_gradients([(g, v) for g, v in zip(grads, variables) if g is not None])
             return parts
 
         @tf.function(input_signature=signature)
+        def train_step(b: Batch):
+            parts = strategy.run(replica_train, args=(b,))  # every replica gets b and keeps its share
+            return {k: strategy.reduce(sum_op, v, axis=None) for k, v in parts.items()}
+
+        @tf.function(input_signature=signature)
         def eval_step(b: Batch):
-            return objective(stage, b)
+            parts = strategy.run(lambda b: objective(stage, replica_share(b)), args=(b,))
+            return {k: strategy.reduce(sum_op, v, axis=None) for k, v in parts.items()}
 
         return train_step, eval_step
 
@@ -134,9 +150,10 @@ class Trainer:
         """
         cfg, run = self.config, self.run
         objective = self._objective()
-        optimizers = {s: tf.keras.optimizers.Adam(cfg.learning_rate(0)) for s in cfg.stages}
-        for s, opt in optimizers.items():
-            opt.build(objective.variables(s))
+        with self.strategy.scope():
+            optimizers = {s: tf.keras.optimizers.Adam(cfg.learning_rate(0)) for s in cfg.stages}
+            for s, opt in optimizers.items():
+                opt.build(objective.variables(s))
         position = {"stage": tf.Variable(0, dtype=tf.int64), "epoch": tf.Variable(0, dtype=tf.int64),
                     "best": tf.Variable(math.inf, dtype=DTYPE)}
         last = tf.train.CheckpointManager(tf.train.Checkpoint(model=self.model, **optimizers, **position),

@@ -1,7 +1,8 @@
 """Loss functions (paper Table 4, Eqs. 8, 11, 14-16): per-pixel MSEs, the calibration distance D_C, BCE.
 
 Event weights: signal events count 1 each and QCD events their generator weight (the bias that
-makes the QCD sample useful, see docs/data.md), each class then normalised to half of the batch.
+makes the QCD sample useful, see docs/data.md), each class then normalised to half of the batch. Normalisers are sums over the whole batch,
+also when data-parallel replicas each hold a share of it (`distribute.global_sum`).
 """
 
 from __future__ import annotations
@@ -9,16 +10,17 @@ from __future__ import annotations
 import math
 
 from codesign.train.config import HYPER
+from codesign.train.distribute import global_sum
 from codesign.train.tf_setup import DTYPE, tf
 
 
 def event_weights(label: tf.Tensor, weight: tf.Tensor) -> tf.Tensor:
-    """Class-balanced per-event weights summing to 1 (to 1/2 per class present in the batch)."""
+    """Class-balanced per-event weights summing to 1 over the batch (to 1/2 per class present in it)."""
     sig = tf.cast(label > 0, DTYPE)
     w = tf.cast(weight, DTYPE)
-    per_class = sig / tf.maximum(tf.reduce_sum(sig), 1.0) + (1 - sig) * w / tf.maximum(
-        tf.reduce_sum((1 - sig) * w), 1e-30)
-    return per_class / tf.reduce_sum(per_class)
+    per_class = sig / tf.maximum(global_sum(tf.reduce_sum(sig)), 1.0) + (1 - sig) * w / tf.maximum(
+        global_sum(tf.reduce_sum((1 - sig) * w)), 1e-30)
+    return per_class / global_sum(tf.reduce_sum(per_class))
 
 
 def weighted_bce(logit: tf.Tensor, label: tf.Tensor, omega: tf.Tensor) -> tf.Tensor:
@@ -28,7 +30,9 @@ def weighted_bce(logit: tf.Tensor, label: tf.Tensor, omega: tf.Tensor) -> tf.Ten
 
 
 def pixel_mse(pred: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
-    return tf.reduce_mean(tf.square(tf.cast(pred, DTYPE) - tf.cast(target, DTYPE)))
+    """Mean over every pixel of the batch of (pred - target)^2."""
+    count = global_sum(tf.cast(tf.size(pred), DTYPE))
+    return tf.math.divide_no_nan(tf.reduce_sum(tf.square(tf.cast(pred, DTYPE) - tf.cast(target, DTYPE))), count)
 
 
 def matched_pairs(reco_eta: tf.Tensor, reco_phi: tf.Tensor, reco_valid: tf.Tensor, jets: tf.Tensor,
@@ -54,5 +58,5 @@ def calibration_distance(pt_calib: tf.Tensor, match: tf.Tensor, jets: tf.Tensor,
     """D_C (Eq. 14): omega-weighted mean of (truth pT - calibrated pT)^2 over matched pairs (GeV^2)."""
     d = tf.cast(jets[..., 0], DTYPE)[:, :, None] - pt_calib[:, None, :]
     num = tf.reduce_sum(omega * tf.reduce_sum(match * d**2, axis=[1, 2]))
-    den = tf.reduce_sum(omega * tf.reduce_sum(match, axis=[1, 2]))
+    den = global_sum(tf.reduce_sum(omega * tf.reduce_sum(match, axis=[1, 2])))
     return tf.math.divide_no_nan(num, den)

@@ -12,6 +12,7 @@ from typing import NamedTuple
 import numpy as np
 
 from codesign.train.config import HYPER
+from codesign.train.distribute import replica_count
 from codesign.train.losses import calibration_distance, event_weights, matched_pairs, pixel_mse, weighted_bce
 from codesign.train.model import GROUPS, TriggerChain
 from codesign.train.tf_setup import DTYPE, tf
@@ -60,11 +61,16 @@ class Objective:
         return calibration_distance(out["pt_calib"], match, b.jets, omega)
 
     def __call__(self, stage: str, b: Batch) -> dict[str, tf.Tensor]:
-        """{"loss": the stage's loss, plus its named parts}."""
+        """{"loss": the stage's loss, plus its named parts}.
+
+        Under data parallelism each replica returns its share: parameter-only penalties count
+        1/replicas, so the parts summed over replicas are the whole batch's.
+        """
         m = self.model
+        share = 1.0 / replica_count()
         if stage == "quantiser":
             et_dec, _ = m.quantise(b.image)
-            parts = {"mse": pixel_mse(et_dec, b.image), "smoothness": m.regularisers()}
+            parts = {"mse": pixel_mse(et_dec, b.image), "smoothness": m.regularisers() * share}
         elif stage == "cnn":
             et_dec, _ = m.quantise(b.image)
             e_pred, _ = m.denoiser(et_dec)
@@ -78,6 +84,6 @@ class Objective:
             else:
                 parts = {"bce_pt1": weighted_bce(out["logit_pt1"], b.label, omega),
                          "bce_pt4": weighted_bce(out["logit_pt4"], b.label, omega),
-                         "alpha_d_c": HYPER.alpha * d_c, "smoothness": m.regularisers(),
-                         "curvature": m.curvature_penalties()}
+                         "alpha_d_c": HYPER.alpha * d_c, "smoothness": m.regularisers() * share,
+                         "curvature": m.curvature_penalties() * share}
         return {"loss": tf.add_n(list(parts.values())), **parts}

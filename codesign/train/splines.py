@@ -39,7 +39,10 @@ class TriggerSpline(tf.keras.layers.Layer):
                                                      tf.math.softplus(self.slopes) + _MIN_SLOPE, range_min=-_RANGE)
 
     def call(self, pt: tf.Tensor) -> tf.Tensor:
-        return self._spline().forward(1.5 * (tf.math.log1p(pt) - 4.0))
+        u = 1.5 * (tf.math.log1p(pt) - 4.0)
+        # one extra point, dropped again: the bijector's gradient fails on an empty batch, which a
+        # data-parallel replica gets when a short last batch has fewer events than replicas
+        return self._spline().forward(tf.concat([u, tf.zeros((1,), u.dtype)], axis=0))[:-1]
 
     def curvature_penalty(self) -> tf.Tensor:
         """lambda * mean of the squared second derivative over the spline's range (finite differences)."""

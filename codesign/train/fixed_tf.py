@@ -38,6 +38,10 @@ def to_raw(values: np.ndarray, fmt: FixedFormat) -> np.ndarray:
 class ApFixed(BaseQuantizer):
     """QKeras quantiser onto an ap_[u]fixed format: AP_RND + AP_SAT forward, clipped straight-through gradient.
 
+    The gradient is written out (tf.custom_gradient) instead of `straight_through(round_to(x),
+    clip(x))`: the same values, without the forward passes over the soft clip that the
+    activations (B x 3,200 pixels x 32 channels) would otherwise pay for.
+
     On an unsigned format the saturation at 0 is also the ReLU (with the ReLU's gradient).
     """
 
@@ -47,9 +51,16 @@ class ApFixed(BaseQuantizer):
         self.bits = fmt.width
 
     def __call__(self, x: tf.Tensor) -> tf.Tensor:
-        x = tf.convert_to_tensor(x)
-        soft = tf.clip_by_value(x, self.fmt.min_value, self.fmt.max_value)
-        return straight_through(round_to(x, self.fmt), soft)
+        lo, hi = self.fmt.min_value, self.fmt.max_value
+
+        @tf.custom_gradient
+        def quantise(x: tf.Tensor):
+            def grad(dy: tf.Tensor) -> tf.Tensor:  # the gradient of clip_by_value(x, lo, hi), in one pass
+                return tf.where((x >= lo) & (x <= hi), dy, tf.zeros_like(dy))
+
+            return round_to(x, self.fmt), grad
+
+        return quantise(tf.convert_to_tensor(x))
 
     def max(self) -> float:
         return self.fmt.max_value

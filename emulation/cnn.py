@@ -59,13 +59,13 @@ class CnnKernelParams:
     conv: _Stage
     feat_shift: int  # conv_act -> dense-1 input LSB
     log_eta: np.ndarray  # (H,) at the dense-1 input LSB
-    w1: np.ndarray  # (32, n_in) transposed weights
+    w1: np.ndarray  # (n_in, 32), the bundle's (in, out) order: pixels @ w
     b1: np.ndarray
     d1: _Stage
-    w2: np.ndarray  # (32, 32) transposed
+    w2: np.ndarray  # (32, 32)
     b2: np.ndarray
     d2: _Stage
-    w3: np.ndarray  # (L, 32) transposed
+    w3: np.ndarray  # (32, L)
     b3: np.ndarray
     hs_frac: int  # dense-3 accumulator frac bits (hard sigmoid works at hs_frac + 1)
     seg: _Stage
@@ -99,13 +99,13 @@ class CnnKernelParams:
             conv=_Stage.of(conv_frac, f["conv_act"]),
             feat_shift=feat_shift,
             log_eta=log_eta.astype(dt),
-            w1=np.ascontiguousarray(c.dense1_w.T, dtype=dt),
+            w1=np.ascontiguousarray(c.dense1_w, dtype=dt),
             b1=b1.astype(dt),
             d1=_Stage.of(acc1, f["dense_act"]),
-            w2=np.ascontiguousarray(c.dense2_w.T, dtype=dt),
+            w2=np.ascontiguousarray(c.dense2_w, dtype=dt),
             b2=b2.astype(dt),
             d2=_Stage.of(acc, f["dense_act"]),
-            w3=np.ascontiguousarray(c.dense3_w.T, dtype=dt),
+            w3=np.ascontiguousarray(c.dense3_w, dtype=dt),
             b3=b3.astype(dt),
             hs_frac=acc,
             seg=_Stage.of(acc + 1, f["seg_w"]),
@@ -239,10 +239,9 @@ def denoise(bundle: FirmwareBundle, et_dec: np.ndarray, keep: bool = False) -> d
     acc3 = np.zeros(full + (n_layers,), np.int64)
     seg = np.empty((b, h, w, n_layers), np.int64)
     pred = np.empty((b, h, w), np.int64)
-    w1, w2, w3 = (np.ascontiguousarray(m.T) for m in (p.w1, p.w2, p.w3))  # (in, out) for pixels @ w
     with _one_blas_thread():
-        _cnn_kernel(x, p.kernel, p.conv_bias, p.conv.args(), p.feat_shift, p.log_eta, w1, p.b1, p.d1.args(),
-                    w2, p.b2, p.d2.args(), w3, p.b3, p.hs_frac, p.seg.args(), p.pred.args(),
+        _cnn_kernel(x, p.kernel, p.conv_bias, p.conv.args(), p.feat_shift, p.log_eta, p.w1, p.b1, p.d1.args(),
+                    p.w2, p.b2, p.d2.args(), p.w3, p.b3, p.hs_frac, p.seg.args(), p.pred.args(),
                     keep, conv_out, h1, h2, acc3, seg, pred)
     out = {"et_pred": pred, "seg_w": seg}
     if keep:

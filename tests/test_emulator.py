@@ -14,6 +14,7 @@ from codesign.spec import load_spec, parse_spec
 from emulation.chain import OUTPUTS, run_chain, run_chain_gev
 from emulation.errors import InputError
 from emulation.fixed import from_float
+from emulation.quantiser import encoder_table, quantise
 from emulation.cnn import CnnKernelParams
 from helpers import default_spec_dict, saturating_bundle
 from reference_chain import reference_chain
@@ -139,8 +140,6 @@ def test_batches_are_independent(derived):
 
 @pytest.mark.parametrize("top", [300, 1 << 21])  # encoder table of 301 entries; too large: binary search only
 def test_quantiser_encoder_counts_thresholds_at_or_below(top):
-    from emulation.quantiser import encoder_table, quantise
-
     rng = np.random.default_rng(top)
     thresholds = np.sort(rng.integers(0, top, (2, 15)), axis=1)
     thresholds[:, -1] = top

@@ -116,6 +116,7 @@ def _acc_range(weights: np.ndarray, bias: np.ndarray, x_lo: np.ndarray, x_hi: np
 
 def _dense(name: str, w: np.ndarray, b: np.ndarray, x_lo: np.ndarray, x_hi: np.ndarray, in_bits: int,
            stage) -> Dense:
+    """A dense layer's plan from its weights w (out, in), bias and input ranges."""
     w = np.asarray(w, dtype=np.int64)
     b = np.asarray(b, dtype=np.int64)
     lo, hi = _acc_range(w, b, x_lo, x_hi)
@@ -357,11 +358,11 @@ def make_plan(bundle: FirmwareBundle, derived: DerivedParams) -> RtlPlan:
     feat_hi = np.array([act_max << k.feat_shift] * n_conv + [int(log_eta.max())], dtype=np.int64)
     feat_lo = np.array([0] * n_conv + [int(log_eta.min())], dtype=np.int64)
     log_eta_w = signed_bits(int(log_eta.min()), int(log_eta.max()))
-    d1 = _dense("d1", k.w1, k.b1, feat_lo, feat_hi, max(act_w + k.feat_shift, log_eta_w - 1), k.d1)
-    a_hi = np.full(np.asarray(k.w2).shape[1], act_max, dtype=np.int64)
+    d1 = _dense("d1", k.w1.T, k.b1, feat_lo, feat_hi, max(act_w + k.feat_shift, log_eta_w - 1), k.d1)
+    a_hi = np.full(np.asarray(k.w2).shape[0], act_max, dtype=np.int64)
     a_lo = np.zeros_like(a_hi)
-    d2 = _dense("d2", k.w2, k.b2, a_lo, a_hi, act_w, k.d2)
-    d3 = _dense("d3", k.w3, k.b3, a_lo, a_hi, act_w, None)
+    d2 = _dense("d2", k.w2.T, k.b2, a_lo, a_hi, act_w, k.d2)
+    d3 = _dense("d3", k.w3.T, k.b3, a_lo, a_hi, act_w, None)
     hs_width = max(d3.acc_width, k.hs_frac + 2) + 1
     seg = _requant(k.seg, hs_width - 1)
     pred_max = g.n_layers * seg.hi * et_max

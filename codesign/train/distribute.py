@@ -38,11 +38,10 @@ def replica_count() -> int:
 
 def global_sum(x: tf.Tensor) -> tf.Tensor:
     """Sum of a (non-differentiated) normaliser over every replica's share of the batch."""
-    ctx = tf.distribute.get_replica_context()
     x = tf.stop_gradient(x)
-    if ctx is None or ctx.num_replicas_in_sync == 1:
+    if replica_count() == 1:
         return x
-    return ctx.all_reduce(tf.distribute.ReduceOp.SUM, x)
+    return tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, x)
 
 
 def replica_share(batch):

@@ -133,21 +133,38 @@ def convert(x: int, shift: int, rnd: bool, sat: bool, raw_min: int, raw_max: int
 
     shift = (source frac bits) - (target frac bits). rnd: AP_RND (add half an LSB, then floor),
     else AP_TRN (floor). sat: AP_SAT (clamp to [raw_min, raw_max]), else AP_WRAP (keep `width` bits).
+    Exact for every int64 `x`, every shift and every target width 1..62: no intermediate leaves int64
+    (rounding adds the dropped bit instead of half an LSB; a saturating left shift compares first).
     """
     if shift > 0:
-        if rnd:
-            x = (x + (1 << (shift - 1))) >> shift
+        s = min(shift, 63)  # x >> 63 is already floor(x / 2**s) for any larger s
+        if rnd:  # floor((x + 2**(s-1)) / 2**s) = floor(x / 2**s) + bit s-1 of x
+            x = (x >> s) + ((x >> min(shift - 1, 63)) & 1)
         else:
-            x = x >> shift
+            x = x >> s
     elif shift < 0:
-        x = x << (-shift)
+        s = -shift
+        if sat:
+            if x == 0:
+                return 0
+            if s >= 63:
+                return raw_max if x > 0 else raw_min
+            if x > (raw_max >> s):
+                return raw_max
+            if x < -((-raw_min) >> s):
+                return raw_min
+            return x << s
+        if s >= 64:
+            return 0
+        x = x << s  # int64 arithmetic wraps modulo 2**64; only the low `width` bits are kept
     if sat:
         if x < raw_min:
             x = raw_min
         elif x > raw_max:
             x = raw_max
     else:
-        x = ((x - raw_min) & ((1 << width) - 1)) + raw_min
+        mask = (1 << width) - 1
+        x = (((x & mask) - raw_min) & mask) + raw_min
     return x
 
 
@@ -172,13 +189,27 @@ def requantize(raw: np.ndarray, from_frac: int, fmt: FixedFormat, rounding: Roun
     return out.reshape(arr.shape)
 
 
-def from_float(x: Any, fmt: FixedFormat) -> np.ndarray:
-    """Raw integers of real values as ap_fixed<fmt, AP_RND, AP_SAT> = double: floor(x * 2**frac + 1/2), clamped.
+def from_float(x: Any, fmt: FixedFormat, what: str = "value") -> np.ndarray:
+    """Raw integers of real values as ap_fixed<fmt, AP_RND, AP_SAT> = (double)x: clamp(floor(x * 2**frac + 1/2)).
 
-    Exact for float64 inputs: scaling by a power of two is exact, and so is floor(v + 1/2) for |v| < 2**52.
+    Exact for every finite double and every format (the rounding never adds 1/2 in floating point);
+    NaN and infinities raise `InputError` naming `what` (see SEMANTICS.md, section 1).
     """
-    scaled = np.floor(np.ldexp(np.asarray(x, dtype=np.float64), fmt.frac_bits) + 0.5)
-    return np.clip(scaled, fmt.raw_min, fmt.raw_max).astype(np.int64)
+    arr = np.asarray(x, dtype=np.float64)
+    finite = np.isfinite(arr)
+    if not finite.all():
+        bad = arr[~finite]
+        raise InputError(f"{what}: {bad.size} value(s) are NaN or infinite (first {bad.flat[0]!r}); "
+                         f"expected finite numbers")
+    hi = math.ldexp(1.0, fmt.width - 1 if fmt.signed else fmt.width)  # raw_max + 1, exact
+    lo = float(fmt.raw_min)  # 0 or -2**(width-1), exact
+    with np.errstate(over="ignore", invalid="ignore"):
+        v = np.ldexp(arr, fmt.frac_bits)  # exact unless it overflows (saturates below) or is subnormal (gives 0)
+        fl = np.floor(v)
+        r = fl + ((v - fl) >= 0.5)  # v - floor(v) is exact; r is an exact integer (or +-inf)
+    high, low = r >= hi, r < lo
+    raw = np.where(high | low, 0.0, r).astype(np.int64)
+    return np.where(high, np.int64(fmt.raw_max), np.where(low, np.int64(fmt.raw_min), raw))
 
 
 def to_float(raw: Any, fmt: FixedFormat) -> np.ndarray:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from codesign.errors import SpecError
+from codesign.errors import InputError, SpecError
 from codesign.parts import Part, load_parts
 from codesign.spec import InputEtSpec, Spec
 from emulation.fixed import FixedFormat, from_float, sfixed, ufixed
@@ -176,6 +176,54 @@ def _budgets(spec: Spec, clock: Fraction) -> dict[str, Budget]:
     return out
 
 
+def rtl_latency_model(eta_bins: int, phi_bins: int, p: int, window: int, n_clusters: int) -> tuple[int, int]:
+    """Cycles the generated RTL takes at P pixels per clock: (denoiser, chain), pipeline fill included.
+
+    Denoiser: the event's beats, then the CNN window's last row and two groups (phi_bins / P + 2
+    emissions) and its 13 register stages. Chain: the clusterer's last r rows and 2 ceil(r / P)
+    column beats after the CNN, then its stages, the cluster stream, calibration and the sort.
+    Measured in RTL simulation (docs/rtl.md); `tests/test_spec_rtl_sweep.py` checks that the
+    simulated latency never exceeds it.
+    """
+    groups = phi_bins // p
+    r = window // 2
+    denoise = -(-eta_bins * phi_bins // p) + groups + 2 + 13
+    chain = denoise + r * groups + 2 * -(-r // p) + 11 + n_clusters
+    return denoise, chain
+
+
+def _spec_fail(key: str, value: Any, expected: str) -> SpecError:
+    return SpecError(f"{key} = {value}: expected {expected}")
+
+
+# (accumulator, activation, spec keys that set them) of every requantisation of the CNN.
+_REQUANTISATIONS = (("conv_acc", "conv_act", "precision.cnn.act_int_bits / precision.input_et"),
+                    ("dense1_acc", "dense_act", "precision.cnn.act_int_bits / precision.cnn.weight_int_bits"),
+                    ("dense_acc", "dense_act", "precision.cnn.act_int_bits / precision.cnn.weight_int_bits"))
+
+
+def _check_emulator_limits(formats: dict[str, FixedFormat]) -> None:
+    """Every tensor fits the emulator's int64 (62 bits), and no requantisation shifts right past its source."""
+    for name, fmt in formats.items():
+        if fmt.width > 62:
+            raise SpecError(f"precision: tensor {name} would need {fmt.width} bits; expected at most 62")
+    f = formats
+    # hard sigmoid: dense 3's accumulator one bit finer and one bit wider; E_pred: two products summed
+    if f["dense_acc"].width + 1 > 62:
+        raise SpecError(f"precision.cnn.bits: the hard sigmoid would need {f['dense_acc'].width + 1} bits; "
+                        f"expected at most 62")
+    hs = FixedFormat(f["dense_acc"].width + 1, f["dense_acc"].int_bits, True)
+    pred = sum_format(product_format(f["seg_w"], f["et_dec"]), 2)
+    steps = [(f[a], f[b], f"{a} -> {b}", key) for a, b, key in _REQUANTISATIONS]
+    steps += [(hs, f["seg_w"], "hard sigmoid -> seg_w", "precision.cnn.bits"),
+              (pred, f["et_pred"], "E_pred -> et_pred", "precision.pred_et.lsb_gev")]
+    for src, dst, what, key in steps:
+        shift = src.frac_bits - dst.frac_bits
+        if shift > src.width:
+            raise SpecError(f"{key}: the requantisation {what} ({src.cpp()} -> {dst.cpp()}) shifts right by {shift} "
+                            f"bits, more than its {src.width}-bit source; expected a shift of at most {src.width}")
+
+
 def derive(spec: Spec) -> DerivedParams:
     """Compute the derived parameters; impossible specs raise `SpecError` with the reason."""
     part = load_parts().resolve(spec.target.part, "target.part")
@@ -201,27 +249,41 @@ def derive(spec: Spec) -> DerivedParams:
     mask = window_mask(spec.clusterer.window)
     r = spec.clusterer.window // 2
     overhead = _exact(spec.latency.pipeline_overhead)
+    n_clusters = spec.clusterer.n_clusters
+    # The RTL streams at least 2 pixel groups per row (P <= phi_bins / 2).
+    candidates = [p for p in range(1, d.phi_bins // 2 + 1) if d.phi_bins % p == 0]
     choice = None
-    for p in (p for p in range(1, d.phi_bins + 1) if d.phi_bins % p == 0):
+    for p in candidates:
         stream = -(-n_pixels // p)
-        denoise_est = math.ceil(stream * (1 + overhead))
-        chain_est = math.ceil((stream + r * d.phi_bins // p) * (1 + overhead))
+        model_denoise, model_chain = rtl_latency_model(d.eta_bins, d.phi_bins, p, spec.clusterer.window, n_clusters)
+        denoise_est = math.ceil(model_denoise * (1 + overhead))
+        chain_est = math.ceil(model_chain * (1 + overhead))
         if denoise_est <= budgets["denoiser"].cycles and chain_est <= budgets["chain"].cycles:
             choice = (p, stream, denoise_est, chain_est)
             break
     if choice is None:
-        p = d.phi_bins
+        p = candidates[-1]
+        model_denoise, model_chain = rtl_latency_model(d.eta_bins, d.phi_bins, p, spec.clusterer.window, n_clusters)
         raise SpecError(
             f"latency.denoise_us = {spec.latency.denoise_us}, latency.chain_us = {spec.latency.chain_us}: cannot be "
-            f"met at {spec.target.clock_mhz} MHz even with P = {p} pixels per clock "
-            f"(streaming needs {math.ceil(-(-n_pixels // p) * (1 + overhead))} cycles for the denoiser, budget "
-            f"{budgets['denoiser'].cycles}; chain budget {budgets['chain'].cycles})")
+            f"met at {spec.target.clock_mhz} MHz even with P = {p} pixels per clock (the RTL's largest, phi_bins / 2 "
+            f"or its largest divisor below): the RTL needs {math.ceil(model_denoise * (1 + overhead))} cycles for the "
+            f"denoiser (budget {budgets['denoiser'].cycles}) and {math.ceil(model_chain * (1 + overhead))} for the "
+            f"chain (budget {budgets['chain'].cycles}), pipeline fill and latency.pipeline_overhead included")
     p, stream, denoise_est, chain_est = choice
+    beats = d.eta_bins * (d.phi_bins // p)
+    if beats < n_clusters + 4:
+        raise _spec_fail("clusterer.n_clusters", n_clusters,
+                         f"at most {beats - 4}: the RTL streams the clusters out between events, and an event "
+                         f"at P = {p} is only {beats} beats long")
 
-    formats = _formats(spec, bits, int(mask.sum()))
-    for name, fmt in formats.items():
-        if fmt.width > 62:
-            raise SpecError(f"precision: tensor {name} would need {fmt.width} bits; expected at most 62")
+    try:
+        formats = _formats(spec, bits, int(mask.sum()))
+        _check_emulator_limits(formats)
+    except SpecError:
+        raise
+    except InputError as exc:  # a derived format wider than FixedFormat allows
+        raise SpecError(f"precision: a derived tensor format is too wide ({exc}); expected at most 62 bits") from None
 
     half = d.eta_bins // 2
     eta_width = 2 * d.eta_max / d.eta_bins

@@ -9,7 +9,7 @@ import pytest
 from codesign.data.detector import Geometry, calo_layer
 from codesign.data.events import event_particles
 from codesign.data.jets import MAX_JETS
-from codesign.data.pileup import MU, draw_many, draw_pileup
+from codesign.data.pileup import MU, draw_many
 from codesign.data.processes import PROCESSES
 from codesign.data.reader import Dataset
 
@@ -80,7 +80,6 @@ def test_overlay_multiplicity_is_poisson_mu():
     assert abs(counts.mean() - MU) < 5 * np.sqrt(MU / n)
     assert abs(counts.var() / MU - 1) < 0.15
     assert indices.min() >= 0 and indices.max() < 1000
-    np.testing.assert_array_equal(draw_pileup([7, 1, 0, 5], MU, 1000), indices[offsets[5]:offsets[6]])
 
 
 def test_frozen_overlay_multiplicity_and_sum(ds):

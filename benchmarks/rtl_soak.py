@@ -20,7 +20,7 @@ from pathlib import Path
 from codesign.build.events import synthetic_events
 from codesign.bundles import random_bundle
 from codesign.derived import derive
-from codesign.paths import DEFAULT_SPEC, PROJECT_ROOT
+from codesign.paths import DEFAULT_SPEC
 from codesign.rtl.plan import make_plan
 from codesign.rtl.soak import SoakTotals, build_soak, run_chunk
 from codesign.rtl.verilog import write_sources
@@ -66,7 +66,7 @@ def main() -> int:
     ap.add_argument("--spec", type=Path, default=DEFAULT_SPEC)
     ap.add_argument("--bundle", type=Path, default=None, help="bundle directory (default: random bundle of --seed)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--work", type=Path, default=PROJECT_ROOT / "build" / "rtl_soak")
+    ap.add_argument("--work", type=Path, default=Path(__file__).resolve().parent.parent / "build" / "rtl_soak")
     args = ap.parse_args()
     bundle = FirmwareBundle.load(args.bundle) if args.bundle else None
     summary = soak(args.spec, bundle, args.events, args.chunk, args.seed, args.work / args.spec.stem)

@@ -7,13 +7,11 @@ of a check (a mismatch, a blown latency budget) exit with code 1.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
 import click
 
-from codesign import __version__
 from codesign.derived import derive
 from codesign.build.steps import CheckFailed
 from codesign.errors import InputError
@@ -34,8 +32,18 @@ class _Group(click.Group):
             sys.exit(exc.exit_code)
 
 
+def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """--version: the package version, and the git commit when run from a checkout."""
+    if value and not ctx.resilient_parsing:
+        from codesign.version import version_string
+
+        click.echo(f"codesign {version_string()}")
+        ctx.exit()
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="codesign")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_show_version,
+              help="Show the version (and the git commit in a checkout) and exit.")
 def main() -> None:
     """FPGA trigger co-design: one constraint spec drives QAT training and bit-exact firmware."""
 
@@ -48,13 +56,22 @@ def spec() -> None:
     """Validate constraint specs and show what they imply."""
 
 
-_SPEC_ARG = click.argument("spec_file", type=click.Path(dir_okay=False, path_type=Path))
+def _default_spec() -> Path:
+    """The shipped default spec (constraints/hl-lhc-multijet.yaml), named relative to the working directory."""
+    from codesign.paths import DEFAULT_SPEC, from_cwd
+
+    return from_cwd(DEFAULT_SPEC)
+
+
+_SPEC_ARG = click.argument("spec_file", type=click.Path(dir_okay=False, path_type=Path), required=False,
+                           default=_default_spec)
+_DEFAULT_SPEC_HELP = "Constraint spec (default: the shipped constraints/hl-lhc-multijet.yaml)."
 
 
 @spec.command("validate")
 @_SPEC_ARG
 def spec_validate(spec_file: Path) -> None:
-    """Check SPEC_FILE (schema and feasibility) and exit 0 if it is valid."""
+    """Check SPEC_FILE (schema and feasibility; default: the shipped default spec) and exit 0 if it is valid."""
     s = load_spec(spec_file)
     derive(s)
     click.echo(f"{spec_file}: valid ({s.name}, spec hash {s.spec_hash()[:12]})")
@@ -64,7 +81,8 @@ def spec_validate(spec_file: Path) -> None:
 @_SPEC_ARG
 @click.option("--json", "as_json", is_flag=True, help="Print the derived parameters as JSON.")
 def spec_show(spec_file: Path, as_json: bool) -> None:
-    """Print the parameters derived from SPEC_FILE: encoding, parallelism, budgets, fixed-point types."""
+    """Print the parameters derived from SPEC_FILE (default: the shipped default spec): encoding, parallelism,
+    budgets, fixed-point types."""
     d = derive(load_spec(spec_file))
     if as_json:
         click.echo(json.dumps(d.to_json(), indent=2))
@@ -83,7 +101,8 @@ def bundle() -> None:
 
 
 @bundle.command("random")
-@click.option("--spec", "spec_file", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--spec", "spec_file", type=click.Path(dir_okay=False, path_type=Path), default=_default_spec,
+              help=_DEFAULT_SPEC_HELP)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 def bundle_random(spec_file: Path, seed: int, out: Path) -> None:
@@ -140,8 +159,8 @@ def emulate_cmd(bundle_dir: Path, data_dir: Path, out: Path, split: str, max_eve
 
 
 @main.command("build")
-@click.option("--spec", "spec_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Constraint spec (default: constraints/hl-lhc-multijet.yaml).")
+@click.option("--spec", "spec_file", type=click.Path(dir_okay=False, path_type=Path), default=_default_spec,
+              help=_DEFAULT_SPEC_HELP)
 @click.option("--bundle", "bundle_dir", type=click.Path(path_type=Path), default=None,
               help="Firmware bundle (default: the committed default bundle, codesign/default_bundle).")
 @click.option("--target", default=None, help="FPGA part or alias (default: the spec's part).")
@@ -155,17 +174,16 @@ def emulate_cmd(bundle_dir: Path, data_dir: Path, out: Path, split: str, max_eve
               help="RTL simulator(s): verilator, icarus.")
 @click.option("--rtl-events", type=int, default=10, show_default=True, help="Events driven through RTL simulation.")
 @click.option("--steps", default="", help="Comma-separated subset of steps to run (default: all).")
-def build_cmd(spec_file: Path | None, bundle_dir: Path | None, target: str | None, out: Path | None, n_events: int,
+def build_cmd(spec_file: Path, bundle_dir: Path | None, target: str | None, out: Path | None, n_events: int,
               data_dir: Path | None, seed: int, simulators: tuple[str, ...], rtl_events: int, steps: str) -> None:
     """Generate the firmware project (HLS C++ and Verilog) for a bundle and verify it bit for bit against the emulator."""
     from codesign.build.config import BuildConfig
     from codesign.build.steps import run_build
-    from codesign.paths import DEFAULT_BUNDLE, DEFAULT_SPEC
+    from codesign.paths import DEFAULT_BUNDLE, from_cwd
 
-    spec_path = spec_file or Path(os.path.relpath(DEFAULT_SPEC))
-    spec = load_spec(spec_path)
+    spec = load_spec(spec_file)
     out = out or Path("build") / spec.name
-    config = BuildConfig(spec=str(spec_path), bundle=str(bundle_dir or Path(os.path.relpath(DEFAULT_BUNDLE))),
+    config = BuildConfig(spec=str(spec_file), bundle=str(bundle_dir or from_cwd(DEFAULT_BUNDLE)),
                          target=target or spec.target.part, out=str(out), n_events=n_events,
                          data=str(data_dir) if data_dir else None, seed=seed, simulators=tuple(simulators),
                          rtl_events=rtl_events, steps=tuple(s for s in steps.split(",") if s))

@@ -18,6 +18,7 @@ from emulation.semantics import thresholds_from_levels
 from codesign.paths import CONSTRAINTS_DIR, DEFAULT_SPEC
 
 TIGHT_SPEC = CONSTRAINTS_DIR / "hl-lhc-multijet-2p5us.yaml"
+ROOT = Path(__file__).resolve().parent.parent  # the checkout the tests run from
 
 
 def default_spec_dict() -> dict:

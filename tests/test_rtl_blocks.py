@@ -18,7 +18,7 @@ import pytest
 from codesign.build.events import synthetic_events
 from codesign.bundles import random_bundle
 from codesign.derived import derive
-from codesign.paths import DEFAULT_SPEC, PROJECT_ROOT
+from codesign.paths import DEFAULT_SPEC
 from codesign.rtl.plan import make_plan
 from codesign.rtl.sim import SIMULATORS, missing_simulator
 from codesign.rtl.verify import block_stimulus, run_block
@@ -26,9 +26,9 @@ from codesign.rtl.verilog import write_sources
 from codesign.spec import load_spec
 from emulation.chain import run_chain
 from emulation.semantics import thresholds_from_levels
-from helpers import TIGHT_SPEC, require_tool
+from helpers import ROOT, TIGHT_SPEC, require_tool
 
-CACHE = PROJECT_ROOT / "build" / "rtl_tests"
+CACHE = ROOT / "build" / "rtl_tests"
 CHAIN_LATENCY: dict[str, dict] = {}  # simulator -> latency measured by test_chain in this session
 
 

@@ -10,13 +10,13 @@ import importlib.util
 
 import pytest
 
-from codesign.paths import DEFAULT_SPEC, PROJECT_ROOT
-from helpers import TIGHT_SPEC
+from codesign.paths import DEFAULT_SPEC
+from helpers import ROOT, TIGHT_SPEC
 from test_rtl_blocks import need_simulator, stress_bundle
 
 
 def _soak():
-    spec = importlib.util.spec_from_file_location("rtl_soak", PROJECT_ROOT / "benchmarks" / "rtl_soak.py")
+    spec = importlib.util.spec_from_file_location("rtl_soak", ROOT / "benchmarks" / "rtl_soak.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.soak

@@ -21,6 +21,7 @@ from codesign.derived import DerivedParams, derive
 from codesign.errors import InputError
 from codesign.parts import Part, load_parts
 from codesign.spec import Spec, load_spec
+from codesign.version import provenance
 from emulation.atomic import write_json
 from emulation.bundle import FirmwareBundle
 
@@ -112,11 +113,11 @@ def run_build(config: BuildConfig, log: Callable[[str], None] = print) -> BuildC
     ctx = open_context(config)
     manifest_path = ctx.path("build.json")
     old = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
-    manifest: dict[str, Any] = {"config": config.to_json(), "codesign_version": __version__,
+    manifest: dict[str, Any] = {"config": config.to_json(), **provenance(),
                                 "spec_hash": ctx.spec.spec_hash(), "bundle_hash": ctx.bundle.content_hash(),
                                 "part": ctx.part.name, "steps": {}}
     # Results of an earlier run of this build stay valid while what it was built from is the same;
-    # where it goes (out) and which steps run this time (steps) are not part of that.
+    # where it goes (out), which steps run this time (steps) and the git commit (recorded only) are not.
     inputs = {k: v for k, v in manifest["config"].items() if k not in ("out", "steps")}
     basis = [inputs, manifest["spec_hash"], manifest["bundle_hash"], __version__]
     old_inputs = {k: v for k, v in old.get("config", {}).items() if k not in ("out", "steps")}

@@ -145,8 +145,8 @@ def _environment() -> jinja2.Environment:
 
 def template_names() -> list[str]:
     """Every template under hls_templates/, as relative paths in sorted order."""
-    return sorted(p.relative_to(HLS_TEMPLATES_DIR).as_posix() for p in HLS_TEMPLATES_DIR.rglob("*")
-                  if p.is_file() and not any(part.startswith(".") for part in p.parts))
+    names = (p.relative_to(HLS_TEMPLATES_DIR) for p in HLS_TEMPLATES_DIR.rglob("*") if p.is_file())
+    return sorted(n.as_posix() for n in names if not any(part.startswith(".") for part in n.parts))
 
 
 def render_project(bundle: FirmwareBundle, design: HlsDesign) -> dict[str, str]:

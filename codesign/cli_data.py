@@ -23,10 +23,10 @@ def data() -> None:
 @click.option("--preset", default="smoke", show_default=True, help=_PRESET_HELP)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Dataset directory (created; a rerun skips complete shards).")
-@click.option("--workers", type=int, default=1, show_default=True, help="Local worker processes.")
+@click.option("--workers", type=click.IntRange(1, 1024), default=1, show_default=True, help="Local worker processes.")
 @click.option("--dask-scheduler", "scheduler", default=None,
               help="Run shards on this dask.distributed scheduler (e.g. tcp://host:8786) instead.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True)
 @click.option("--spec", "spec_file", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_SPEC,
               show_default=True, help="Constraint spec giving the calorimeter geometry.")
 @click.option("--processes", default=None, help=f"Comma-separated subset of {', '.join(HARD_PROCESSES)} (default: all).")

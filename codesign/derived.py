@@ -225,7 +225,16 @@ def _check_emulator_limits(formats: dict[str, FixedFormat]) -> None:
 
 
 def derive(spec: Spec) -> DerivedParams:
-    """Compute the derived parameters; impossible specs raise `SpecError` with the reason."""
+    """Compute the derived parameters; impossible specs raise `SpecError` with the reason (and the spec's file)."""
+    try:
+        return _derive(spec)
+    except SpecError as exc:
+        if spec.source == "<memory>":
+            raise
+        raise SpecError(f"spec {spec.source!r}: {exc}") from None
+
+
+def _derive(spec: Spec) -> DerivedParams:
     part = load_parts().resolve(spec.target.part, "target.part")
     d = spec.detector
     n_layers = len(d.layers)

@@ -46,7 +46,8 @@ def emulate_columns(bundle_dir: str, data_dir: str, split: str, processes: list[
             if done >= total:
                 break
             take = min(len(batch["label"]), total - done)
-            result = run_chain(bundle, from_float(batch["image"][:take], bundle.formats["et_in"]))
+            et_in = from_float(batch["image"][:take], bundle.formats["et_in"], what=f"dataset {data_dir}: cell E_T")
+            result = run_chain(bundle, et_in)
             for k in OUTPUTS:
                 columns[k].append(result[k])
             for k in _META:

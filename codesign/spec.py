@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any, Callable
 import yaml
 
 from codesign.errors import SpecError
+from emulation.jsoncheck import shown
 
 SPEC_SCHEMA_VERSION = 1
 
@@ -125,8 +127,7 @@ class Spec:
 
 
 def _fail(path: str, value: Any, expected: str) -> SpecError:
-    shown = json.dumps(value) if isinstance(value, (str, int, float, bool, type(None))) else repr(value)
-    return SpecError(f"{path} = {shown}: expected {expected}")
+    return SpecError(f"{path} = {shown(value)}: expected {expected}")
 
 
 class _Node:
@@ -162,7 +163,7 @@ class _Node:
         extra = sorted(set(map(str, self.data)) - self.used)
         if extra:
             known = ", ".join(sorted(self.used))
-            raise SpecError(f"{self._p(extra[0])}: unknown key (known keys here: {known})")
+            raise SpecError(f"{self._p(shown(extra[0], 40).strip(chr(34)))}: unknown key (known keys here: {known})")
 
 
 def _number(lo: float | None = None, hi: float | None = None, strict_lo: bool = True,
@@ -191,6 +192,17 @@ def _integer(lo: int, hi: int, what: str | None = None) -> Callable[[str, Any], 
 def _string(path: str, v: Any) -> str:
     if not isinstance(v, str) or not v.strip():
         raise _fail(path, v, "a non-empty string")
+    return v
+
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def _name(path: str, v: Any) -> str:
+    """A spec name: it names the default build directory (build/<name>), so it is one plain path component."""
+    if not isinstance(v, str) or not _NAME_RE.match(v) or ".." in v:
+        raise _fail(path, v, "a name of letters, digits, '.', '_' and '-' (at most 64, no '/' or '..'), "
+                             "e.g. hl-lhc-multijet")
     return v
 
 
@@ -234,7 +246,7 @@ def parse_spec(data: Any, source: str = "<memory>") -> Spec:
     version = top.get("schema_version", _integer(1, 1000), SPEC_SCHEMA_VERSION)
     if version != SPEC_SCHEMA_VERSION:
         raise _fail("schema_version", version, f"{SPEC_SCHEMA_VERSION} (the schema this codesign reads)")
-    name = top.get("name", _string)
+    name = top.get("name", _name)
     description = top.get("description", _string, name)
 
     t = top.child("target")
@@ -344,22 +356,55 @@ def _check_geometry(spec: Spec) -> None:
                     f"a window no larger than the image ({d.eta_bins}x{d.phi_bins})")
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML safe loader that refuses duplicate keys (YAML says they are an error; PyYAML keeps the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                duplicate = key in seen
+                seen.add(key)
+            except TypeError:  # an unhashable key (a list or mapping as key)
+                raise yaml.constructor.ConstructorError(None, None, "a mapping key is not a plain value",
+                                                        key_node.start_mark) from None
+            if duplicate:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {shown(key)}", key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
+
+MAX_SPEC_BYTES = 1 << 20  # a spec is a page of YAML
+
+
 def load_spec(path: str | Path) -> Spec:
-    """Read and validate a spec file; every problem is a one-line `SpecError`."""
+    """Read and validate a spec file; every problem is a one-line `SpecError` naming the file."""
     p = Path(path)
+    where = f"spec {str(p)!r}"
     try:
-        text = p.read_text()
+        if p.stat().st_size > MAX_SPEC_BYTES:
+            raise SpecError(f"{where}: {p.stat().st_size} bytes; expected a YAML spec under {MAX_SPEC_BYTES} bytes")
+        text = p.read_bytes().decode("utf-8")
     except FileNotFoundError:
         raise SpecError(f"spec file {str(p)!r} does not exist") from None
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
-        raise SpecError(f"spec file {str(p)!r} cannot be read: {exc.__class__.__name__}") from None
+    except UnicodeDecodeError:
+        raise SpecError(f"spec file {str(p)!r} cannot be read: not UTF-8 text") from None
+    except OSError as exc:  # a directory, no permission, a link loop, a file used as a directory
+        raise SpecError(f"spec file {str(p)!r} cannot be read: {exc.strerror or exc.__class__.__name__}") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        where_in = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise SpecError(f"spec file {str(p)!r} is not valid YAML{where}: {problem}") from None
+        raise SpecError(f"spec file {str(p)!r} is not valid YAML{where_in}: {problem}") from None
+    except RecursionError:
+        raise SpecError(f"spec file {str(p)!r} is nested too deeply; expected a spec of a few levels") from None
     if data is None:
         raise SpecError(f"spec file {str(p)!r} is empty")
-    return parse_spec(data, source=str(p))
+    try:
+        return parse_spec(data, source=str(p))
+    except RecursionError:
+        raise SpecError(f"{where}: nested too deeply; expected a spec of a few levels") from None
+    except SpecError as exc:
+        raise SpecError(f"{where}: {exc}") from None

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,9 +18,10 @@ from typing import Any
 import numpy as np
 
 from emulation.atomic import replace_dir
-from emulation.errors import BundleError
+from emulation.errors import BundleError, InputError
 from emulation.fixed import FixedFormat
-from emulation.npz import write_npz
+from emulation.jsoncheck import check, get, read_json, shown
+from emulation.npz import read_npz, write_npz
 
 BUNDLE_FORMAT = "codesign-firmware-bundle"
 BUNDLE_VERSION = 1
@@ -37,6 +37,8 @@ FORMAT_NAMES = ("et_in", "code", "et_dec", "conv_w", "conv_b", "conv_acc", "conv
 KERNEL_TAPS = ("centre", "eta_pair", "phi_pair", "corners")
 DEPTH_MULTIPLIER = 4
 HIDDEN = 32
+MAX_PIXELS = 1 << 20  # per layer: the spec allows at most 1024 x 1024
+MAX_ARRAY_ELEMENTS = 1 << 24  # the largest array (the calibration LUT) is far below this
 
 
 def _arr(fmt: str) -> Any:
@@ -196,12 +198,7 @@ class FirmwareBundle:
         path = Path(path)
         if not path.is_dir():
             raise BundleError(f"bundle {str(path)!r}: not a directory (expected {MANIFEST} and {ARRAYS})")
-        try:
-            manifest = json.loads((path / MANIFEST).read_text())
-        except FileNotFoundError:
-            raise BundleError(f"bundle {str(path)!r}: {MANIFEST} is missing") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise BundleError(f"bundle {str(path)!r}: {MANIFEST} is not valid JSON ({exc.__class__.__name__})") from None
+        manifest = read_json(path / MANIFEST, f"bundle {str(path)!r}", BundleError)
         arrays = _read_npz(path / ARRAYS, path)
         bundle = from_manifest(manifest, arrays, str(path))
         want = manifest.get("content_hash")
@@ -314,13 +311,37 @@ def _non_decreasing(a: np.ndarray, name: str, where: str, monotone_what: str = "
 
 
 def _read_npz(path: Path, bundle: Path) -> dict[str, np.ndarray]:
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            return {k: npz[k] for k in npz.files}
-    except FileNotFoundError:
-        raise BundleError(f"bundle {str(bundle)!r}: {ARRAYS} is missing") from None
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
-        raise BundleError(f"bundle {str(bundle)!r}: {ARRAYS} is truncated or corrupt ({exc.__class__.__name__})") from None
+    """The bundle's arrays; headers are checked before anything is allocated."""
+    return read_npz(path, f"bundle {str(bundle)!r}", max_elements=MAX_ARRAY_ELEMENTS, error=BundleError)
+
+
+def _provenance(obj: Any, where: str) -> Provenance:
+    """Provenance with every field of its declared type."""
+    w = f"bundle {where!r}: manifest provenance"
+    extra = sorted(set(obj) - {f.name for f in dataclasses.fields(Provenance)}) if isinstance(obj, dict) else []
+    if extra:
+        raise BundleError(f"{w}.{str(extra[0])[:40]}: unknown key")
+    packages = get(obj, "packages", "dict", w, BundleError, optional=True) or {}
+    for k, v in packages.items():
+        check(v, "str", f"{w}.packages.{shown(k, 40)}", BundleError)
+    return Provenance(spec_name=get(obj, "spec_name", "str", w, BundleError),
+                      spec_hash=get(obj, "spec_hash", "str", w, BundleError),
+                      codesign_version=get(obj, "codesign_version", "str", w, BundleError),
+                      seed=get(obj, "seed", "int", w, BundleError),
+                      source=get(obj, "source", "str", w, BundleError),
+                      dataset_hash=get(obj, "dataset_hash", "str", w, BundleError, optional=True),
+                      run=get(obj, "run", "str", w, BundleError, optional=True),
+                      packages=dict(packages))
+
+
+def _geometry(obj: Any, where: str) -> Geometry:
+    w = f"bundle {where!r}: manifest geometry"
+    extra = sorted(set(obj) - {"eta_bins", "phi_bins", "n_layers"}) if isinstance(obj, dict) else []
+    if extra:
+        raise BundleError(f"{w}.{str(extra[0])[:40]}: unknown key")
+    return Geometry(eta_bins=get(obj, "eta_bins", "int", w, BundleError, lo=3),
+                    phi_bins=get(obj, "phi_bins", "int", w, BundleError, lo=3),
+                    n_layers=get(obj, "n_layers", "int", w, BundleError, lo=1))
 
 
 def from_manifest(manifest: Any, arrays: dict[str, np.ndarray], where: str = "bundle") -> FirmwareBundle:
@@ -332,14 +353,18 @@ def from_manifest(manifest: Any, arrays: dict[str, np.ndarray], where: str = "bu
     if manifest.get("version") != BUNDLE_VERSION:
         raise BundleError(f"bundle {where!r}: manifest version {manifest.get('version')!r}, this codesign reads "
                           f"version {BUNDLE_VERSION}")
-    try:
-        geometry = Geometry(**manifest["geometry"])
-        formats = {k: FixedFormat.from_json(v) for k, v in manifest["formats"].items()}
-        provenance = Provenance(**manifest["provenance"])
-    except (KeyError, TypeError) as exc:
-        raise BundleError(f"bundle {where!r}: manifest is missing or has a malformed entry ({exc})") from None
-    except ValueError as exc:
-        raise BundleError(f"bundle {where!r}: manifest has an invalid format ({exc})") from None
+    geometry = _geometry(get(manifest, "geometry", "dict", f"bundle {where!r}: manifest", BundleError), where)
+    if geometry.eta_bins * geometry.phi_bins > MAX_PIXELS:
+        raise BundleError(f"bundle {where!r}: manifest geometry {geometry.eta_bins}x{geometry.phi_bins}: expected at "
+                          f"most {MAX_PIXELS} pixels")
+    formats = {}
+    for k, v in get(manifest, "formats", "dict", f"bundle {where!r}: manifest", BundleError).items():
+        try:
+            formats[k] = FixedFormat.from_json(v)
+        except InputError as exc:
+            raise BundleError(f"bundle {where!r}: manifest formats.{str(k)[:40]}: {exc}") from None
+    provenance = _provenance(get(manifest, "provenance", "dict", f"bundle {where!r}: manifest", BundleError), where)
+    get(manifest, "content_hash", "hex", f"bundle {where!r}: manifest", BundleError)
     blocks = {}
     for block, cls in BLOCKS.items():
         values = {}

@@ -18,6 +18,7 @@ import numba
 import numpy as np
 
 from emulation.errors import InputError
+from emulation.jsoncheck import shown
 
 _CPP_RE = re.compile(r"^ap_(u?)fixed<\s*(\d+)\s*,\s*(-?\d+)\s*>$")
 
@@ -32,11 +33,11 @@ class FixedFormat:
 
     def __post_init__(self) -> None:
         if not isinstance(self.width, int) or isinstance(self.width, bool) or not 1 <= self.width <= 62:
-            raise InputError(f"fixed-point width {self.width!r}: expected an integer in 1..62")
-        if not isinstance(self.int_bits, int) or isinstance(self.int_bits, bool):
-            raise InputError(f"fixed-point int_bits {self.int_bits!r}: expected an integer")
+            raise InputError(f"fixed-point width {shown(self.width, 20)}: expected an integer in 1..62")
+        if not isinstance(self.int_bits, int) or isinstance(self.int_bits, bool) or not -256 <= self.int_bits <= 256:
+            raise InputError(f"fixed-point int_bits {shown(self.int_bits, 20)}: expected an integer in -256..256")
         if not isinstance(self.signed, bool):
-            raise InputError(f"fixed-point signed {self.signed!r}: expected true or false")
+            raise InputError(f"fixed-point signed {shown(self.signed, 20)}: expected true or false")
         if self.signed and self.width < 2:
             raise InputError("a signed fixed-point format needs at least 2 bits")
 
@@ -76,7 +77,7 @@ class FixedFormat:
     @classmethod
     def from_json(cls, obj: Any) -> "FixedFormat":
         if not isinstance(obj, dict) or set(obj) != {"width", "int_bits", "signed"}:
-            raise InputError(f"fixed-point format {obj!r}: expected {{width, int_bits, signed}}")
+            raise InputError(f"fixed-point format {shown(obj)}: expected {{width, int_bits, signed}}")
         return cls(obj["width"], obj["int_bits"], obj["signed"])
 
     @classmethod

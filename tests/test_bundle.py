@@ -121,8 +121,8 @@ def test_edited_manifest_fails_hash(saved):
 @pytest.mark.parametrize("edit,fragment", [
     (lambda m: m.update(format="other"), "manifest format"),
     (lambda m: m.update(version=99), "version 99"),
-    (lambda m: m.pop("geometry"), "malformed entry"),
-    (lambda m: m["formats"].update(conv_w={"width": 99, "int_bits": 1, "signed": True}), "invalid format"),
+    (lambda m: m.pop("geometry"), "manifest.geometry: missing"),
+    (lambda m: m["formats"].update(conv_w={"width": 99, "int_bits": 1, "signed": True}), "formats.conv_w: fixed-point width 99"),
 ])
 def test_bad_manifest_fields(saved, edit, fragment):
     _rewrite_manifest(saved, edit)

@@ -26,7 +26,7 @@ _DELETE = object()
 
 # (key path, new value, fragments that must appear in the one-line message)
 MALFORMED = [
-    ("name", "", ["name", "non-empty string"]),
+    ("name", "", ["name", "a name of letters"]),
     ("name", _DELETE, ["name", "missing required key"]),
     ("schema_version", 7, ["schema_version", "7"]),
     ("target.part", "xc7z020", ["target.part", "xc7z020", "unknown FPGA part", "xcvu13p"]),
@@ -40,7 +40,7 @@ MALFORMED = [
     ("bandwidth.link_tbps", 0.1, ["bandwidth.link_tbps", "0.1", "bits per cell", "at least 1 bit"]),
     ("bandwidth.link_tbps", -2, ["bandwidth.link_tbps", "-2", "positive"]),
     ("bandwidth", _DELETE, ["bandwidth", "missing required section"]),
-    ("latency.denoise_us", 0.001, ["latency.denoise_us", "cannot be met", "P = 64"]),
+    ("latency.denoise_us", 0.001, ["latency.denoise_us", "cannot be met", "P = 32"]),
     ("latency.denoise_us", 20.0, ["latency.denoise_us", "20.0", "no larger than latency.chain_us"]),
     ("latency.chain_us", "12us", ["latency.chain_us", '"12us"', "microseconds"]),
     ("latency.pipeline_overhead", 2, ["latency.pipeline_overhead", "2", "fraction"]),

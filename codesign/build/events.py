@@ -15,7 +15,8 @@ import numpy as np
 from codesign.build.steps import BuildContext, step
 from emulation.chain import OUTPUTS, run_chain
 from emulation.fixed import FixedFormat, from_float
-from emulation.npz import write_npz
+from codesign.errors import InputError
+from emulation.npz import read_npz, write_npz
 
 EVENTS = "events/events.npz"
 REFERENCE = "events/reference.npz"
@@ -57,7 +58,7 @@ def _dataset_events(data: str, n: int, et_in: FixedFormat) -> np.ndarray:
     ds = Dataset(data)
     chunks, got = [], 0
     for batch in ds.batches("test", batch_size=min(n, 256), pileup="frozen", shuffle=False):
-        chunks.append(from_float(batch["image"][: n - got], et_in))
+        chunks.append(from_float(batch["image"][: n - got], et_in, what=f"dataset {data}: cell E_T"))
         got += len(chunks[-1])
         if got >= n:
             break
@@ -84,8 +85,17 @@ def make_events(ctx: BuildContext) -> dict[str, Any]:
 
 def load_events(ctx: BuildContext) -> Events:
     """Read the events step's artefacts."""
-    with np.load(ctx.path(EVENTS)) as z:
-        et_in = z["et_in"]
-    with np.load(ctx.path(REFERENCE)) as z:
-        reference = {k: z[k] for k in z.files}
+    what = f"build {str(ctx.out)!r} (delete the events folder to regenerate)"
+    et_in = read_npz(ctx.path(EVENTS), what).get("et_in")
+    g = ctx.bundle.geometry
+    if et_in is None or et_in.ndim != 4 or et_in.shape[1:] != (g.n_layers, g.eta_bins, g.phi_bins):
+        raise InputError(f"{what}: {EVENTS} holds no et_in images of shape (N, {g.n_layers}, {g.eta_bins}, "
+                         f"{g.phi_bins})")
+    if not ctx.bundle.formats["et_in"].contains(et_in):
+        raise InputError(f"{what}: {EVENTS} has E_T values outside {ctx.bundle.formats['et_in'].cpp()}")
+    reference = read_npz(ctx.path(REFERENCE), what)
+    missing = [k for k in OUTPUTS + REFERENCE_INTERMEDIATES if k not in reference]
+    bad = [k for k, v in reference.items() if v.shape[:1] != et_in.shape[:1]]
+    if missing or bad:
+        raise InputError(f"{what}: {REFERENCE} {'lacks ' + missing[0] if missing else bad[0] + ' has the wrong shape'}")
     return Events(et_in=et_in, reference=reference)

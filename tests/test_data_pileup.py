@@ -9,22 +9,22 @@ from codesign.data.detector import SparseCells
 from codesign.data.pileup import draw_many, overlay
 
 
-def _reference_draw(entropy: list[int], mu: float, pool_size: int) -> np.ndarray:
+def reference_draw(entropy: list[int], mu: float, pool_size: int) -> np.ndarray:
     """The definition: numpy's Generator seeded with the entropy, a Poisson count, then the indices."""
     rng = np.random.default_rng(entropy)
     return rng.integers(0, pool_size, size=rng.poisson(mu), dtype=np.int32)
 
 
-def _reference_overlay(images: np.ndarray, pool: SparseCells, offsets: np.ndarray,
-                       indices: np.ndarray) -> np.ndarray:
-    """Per event: a float64 sum from zero over the draws in order and each one's cells in stored order,
-    plus the image, rounded once to float32."""
+def reference_overlay(images: np.ndarray, pool: SparseCells, offsets: np.ndarray,
+                      indices: np.ndarray) -> np.ndarray:
+    """Per event: a float64 sum from zero over the draws in order and each one's cells in stored order
+    (np.add.at adds in index order), plus the image, rounded once to float32."""
     out = np.empty_like(images)
     for i in range(len(images)):
+        draws = indices[offsets[i]:offsets[i + 1]]
+        take = np.concatenate([np.arange(pool.offsets[p], pool.offsets[p + 1]) for p in draws] or [[]]).astype(int)
         acc = np.zeros(images[i].size)
-        for p in indices[offsets[i]:offsets[i + 1]]:
-            for j in range(pool.offsets[p], pool.offsets[p + 1]):
-                acc[pool.cell[j]] += np.float64(pool.et[j])
+        np.add.at(acc, pool.cell[take].astype(int), pool.et[take].astype(np.float64))
         out[i] = (images[i].reshape(-1).astype(np.float64) + acc).astype(np.float32).reshape(images[i].shape)
     return out
 
@@ -41,7 +41,7 @@ def test_draw_many_equals_numpy_generator(mu, pool_size):
     for group in groups:
         offsets, indices = draw_many(group, mu, pool_size)
         for i, e in enumerate(group):
-            np.testing.assert_array_equal(indices[offsets[i]:offsets[i + 1]], _reference_draw(e, mu, pool_size))
+            np.testing.assert_array_equal(indices[offsets[i]:offsets[i + 1]], reference_draw(e, mu, pool_size))
 
 def test_draw_many_checks_its_input():
     assert [len(a) for a in draw_many(np.zeros((0, 5), np.int64), 200.0, 10)] == [1, 0]
@@ -67,7 +67,7 @@ def test_overlay_is_bit_identical_to_the_float64_reference():
     images[3] = 0.0
     offsets, indices = draw_many([[9, i] for i in range(30)], 40.0, pool.n_events)
     got = overlay(images, pool, offsets, indices)
-    want = _reference_overlay(images, pool, offsets, indices)
+    want = reference_overlay(images, pool, offsets, indices)
     assert got.dtype == np.float32 and got.shape == images.shape
     np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
     # per event: the same image whatever the batch it is computed in
@@ -92,7 +92,7 @@ def test_overlay_keeps_the_summation_order():
     got = overlay(images, pool, offsets, np.array([p for d in draws for p in d], np.int32))
     np.testing.assert_array_equal(got[:, 0], np.float32([1.0, 1.0 + 2.0 ** -23, 0.0, 1.0]))
     assert got[2, 1] == np.float32(1.0 + 2.0 ** -23)
-    np.testing.assert_array_equal(got, _reference_overlay(images, pool, offsets,
+    np.testing.assert_array_equal(got, reference_overlay(images, pool, offsets,
                                                           np.array([p for d in draws for p in d], np.int32)))
 
 def test_overlay_rejects_bad_indices():

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import h5py
 import numpy as np
 import pytest
+from test_data_pileup import reference_draw, reference_overlay
 
+from codesign.data import reader
 from codesign.data.reader import Dataset
+from codesign.data.seeds import STREAM_FRESH, STREAM_SHUFFLE
+from codesign.data.splits import SPLITS, split_codes
 from codesign.errors import InputError
 
 
@@ -105,3 +110,102 @@ def test_bad_reader_arguments(ds, kwargs, message):
     with pytest.raises(InputError) as err:
         next(ds.batches(**kwargs))
     assert message in str(err.value)
+
+
+# --------------------------------------------------------------------------- exactness against a reference
+
+
+def _reference_batches(ds: Dataset, split: str, batch_size: int, processes: list[str] | None, pileup: str,
+                       epoch: int, shuffle: bool, seed: int) -> list[dict[str, np.ndarray]]:
+    """docs/data.md read literally, one event at a time: blocks of BLOCK_EVENTS per shard, in a random
+    order, BUFFER_BLOCKS at a time shuffled together with the events left over from the last buffer."""
+    blocks = []
+    for index, name in enumerate(ds.processes):
+        if processes is not None and name not in processes:
+            continue
+        entry = ds.card["processes"][name]
+        codes = split_codes(entry["events"], ds.seed, entry["code"])
+        for shard in entry["shards"]:
+            with h5py.File(ds.path / shard["file"]) as f:
+                a = {k: f[k][()] for k in f}
+            mine = codes[shard["first_event"]:shard["first_event"] + shard["n_events"]] == SPLITS.index(split)
+            for lo in range(0, shard["n_events"], reader.BLOCK_EVENTS):
+                rows = [lo + r for r in np.flatnonzero(mine[lo:lo + reader.BLOCK_EVENTS])]
+                if rows:
+                    blocks.append([{"image_mu0": a["image_mu0"][r], "jets": a["jets"][r], "n_jets": a["n_jets"][r],
+                                    "weight": a["weight"][r], "event_id": a["event_id"][r],
+                                    "label": np.int8(entry["role"] == "signal"), "process": np.int16(index),
+                                    "frozen": a["frozen_pool_index"][a["frozen_offsets"][r]:a["frozen_offsets"][r + 1]]}
+                                   for r in rows])
+    rng = np.random.default_rng([ds.seed, STREAM_SHUFFLE, seed, epoch]) if shuffle else None
+    if rng is not None:
+        blocks = [blocks[i] for i in rng.permutation(len(blocks))]
+    grouped, carry = [], []
+    for start in range(0, len(blocks), reader.BUFFER_BLOCKS):
+        buffer = carry + [ev for block in blocks[start:start + reader.BUFFER_BLOCKS] for ev in block]
+        if rng is not None:
+            buffer = [buffer[i] for i in rng.permutation(len(buffer))]
+        full = len(buffer) - len(buffer) % batch_size
+        grouped += [buffer[lo:lo + batch_size] for lo in range(0, full, batch_size)]
+        carry = buffer[full:]
+    grouped += [carry] if carry else []
+    out = []
+    for events in grouped:
+        batch = {k: np.stack([ev[k] for ev in events]) for k in ("image_mu0", "jets", "n_jets", "weight", "event_id",
+                                                                  "label", "process")}
+        if pileup == "none":
+            batch["image"] = batch["image_mu0"].copy()
+        else:
+            draws = [ev["frozen"] if pileup == "frozen" else
+                     reference_draw([ds.seed, STREAM_FRESH, seed, epoch, int(ev["event_id"])], ds.mu, ds.pool.n_events)
+                     for ev in events]
+            offsets = np.cumsum([0] + [len(d) for d in draws])
+            batch["image"] = reference_overlay(batch["image_mu0"], ds.pool, offsets, np.concatenate(draws))
+        out.append(batch)
+    return out
+
+
+def _assert_same_batches(got: list[dict[str, np.ndarray]], want: list[dict[str, np.ndarray]]) -> None:
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        assert list(g) == ["image", "image_mu0", "jets", "n_jets", "weight", "event_id", "label", "process"]
+        for k in g:
+            assert g[k].dtype == w[k].dtype and g[k].shape == w[k].shape, k
+            np.testing.assert_array_equal(g[k].view(np.uint8), w[k].view(np.uint8), err_msg=k)
+
+
+READS = [  # (split, batch_size, processes, pileup, epoch, shuffle, seed)
+    ("train", 16, None, "fresh", 0, True, 0),
+    ("train", 7, ["qcd", "ggHH_4b"], "fresh", 3, True, 5),
+    ("train", 9, None, "none", 1, False, 0),
+    ("val", 64, None, "fresh", 2, False, 1),
+    ("val", 5, None, "frozen", 0, True, 2),
+    ("test", 11, None, "frozen", 0, False, 0),
+]
+
+
+@pytest.mark.parametrize("block_events, buffer_blocks, cache_mb", [(256, 8, 0), (8, 3, 0), (8, 3, 0.05), (8, 3, 64)])
+def test_batches_equal_the_reference(tiny_dataset, monkeypatch, block_events, buffer_blocks, cache_mb):
+    """Every key, bit for bit, for shuffled and ordered reads of each pile-up mode; with small blocks
+    (several per shard, leftovers carried between buffers) and with no, a partial and a full cache,
+    read twice (the second time from the cache)."""
+    monkeypatch.setattr(reader, "BLOCK_EVENTS", block_events)
+    monkeypatch.setattr(reader, "BUFFER_BLOCKS", buffer_blocks)
+    ds = Dataset(tiny_dataset, cache_mb=cache_mb)
+    for _ in range(2):
+        for split, batch_size, processes, pileup, epoch, shuffle, seed in READS:
+            got = list(ds.batches(split, batch_size, processes, pileup, epoch, shuffle, seed))
+            want = _reference_batches(ds, split, batch_size, processes, pileup, epoch, shuffle, seed)
+            _assert_same_batches(got, want)
+    assert 0 < ds._cache_used <= ds.cache_bytes or cache_mb == 0
+
+
+def test_sparse_images_keep_every_bit():
+    """Negative zeros, subnormals and NaNs survive the sparse form (only +0.0 cells are dropped)."""
+    dense = np.zeros((3, 6), np.float32)
+    dense[0, [1, 4]] = [-0.0, 1e-45]
+    dense[2, [0, 5]] = [np.nan, -3.5]
+    sparse = reader._sparse(dense, np.array([2, 0]), np.dtype(np.uint16))
+    out = np.zeros((2, 6), np.float32)
+    reader._densify(sparse.offsets, sparse.cell, sparse.et, np.array([1, 0]), out)
+    np.testing.assert_array_equal(out.view(np.uint32), dense[[0, 2]].view(np.uint32))

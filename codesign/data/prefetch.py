@@ -1,7 +1,7 @@
 """Run an iterable (a batch loader) in a background thread, a few items ahead of its consumer.
 
-The loader's heavy parts (HDF5 decompression, the numba pile-up kernels) release the GIL, so
-batches are prepared while TensorFlow computes the previous step.
+The loader's heavy parts (HDF5 decompression, the numba pile-up kernels) release the GIL for most
+of their time, so batches are prepared while TensorFlow computes the previous step.
 """
 
 from __future__ import annotations

@@ -52,6 +52,7 @@ def _hashmix(value: np.uint64, const: np.ndarray) -> np.uint64:
 
 @numba.njit(cache=True, nogil=True)
 def _mix(x: np.uint64, y: np.uint64) -> np.uint64:
+    """SeedSequence's mix of two pool words."""
     r = (_MIX_L * x - _MIX_R * y) & _M32
     return r ^ (r >> _U(16))
 
@@ -129,6 +130,7 @@ def _pcg64_seed(words: np.ndarray, s: np.ndarray) -> None:
 
 @numba.njit(cache=True, nogil=True)
 def _next64(s: np.ndarray) -> np.uint64:
+    """PCG64's next 64-bit output (XSL-RR of the stepped state)."""
     _step(s)
     x, rot = s[0] ^ s[1], s[0] >> _U(58)
     return (x >> rot) | (x << ((_U(64) - rot) & _U(63)))
@@ -136,6 +138,7 @@ def _next64(s: np.ndarray) -> np.uint64:
 
 @numba.njit(cache=True, nogil=True)
 def _next_double(s: np.ndarray) -> float:
+    """numpy's next_double: the top 53 bits as a float in [0, 1)."""
     return np.float64(_next64(s) >> _U(11)) * (1.0 / 9007199254740992.0)
 
 
@@ -218,6 +221,7 @@ def _bounded_fill(s: np.ndarray, rng: np.uint64, out: np.ndarray) -> None:
 
 @numba.njit(cache=True, nogil=True)
 def _draw_many(entropies: np.ndarray, mu: float, pool_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every event's count first (keeping its generator state), then its indices into one array."""
     n = len(entropies)
     states = np.empty((n, 4), np.uint64)
     offsets = np.zeros(n + 1, np.int64)
@@ -241,7 +245,7 @@ def draw_many(entropies: np.ndarray | list[list[int]], mu: float, pool_size: int
     if table.ndim != 2 or (table.size and table.min() < 0):
         raise ValueError("entropies: expected one row of non-negative integers per event")
     if not 1 <= pool_size < 2 ** 31 or not 0 <= mu < 1e9:
-        raise ValueError(f"pool_size {pool_size} / mu {mu}: out of range")
+        raise ValueError(f"pool_size {pool_size} or mu {mu}: out of range")
     return _draw_many(table, float(mu), int(pool_size))
 
 
@@ -251,6 +255,7 @@ def draw_many(entropies: np.ndarray | list[list[int]], mu: float, pool_size: int
 @numba.njit(cache=True, nogil=True)
 def _overlay(images: np.ndarray, pool_offsets: np.ndarray, pool_cell: np.ndarray, pool_et: np.ndarray,
              offsets: np.ndarray, indices: np.ndarray, out: np.ndarray) -> None:
+    """out[i] = float32(images[i] + float64 sum of event i's pool cells, in draw and stored order)."""
     acc = np.empty(images.shape[1], np.float64)
     for i in range(len(images)):
         acc[:] = 0.0
@@ -272,7 +277,8 @@ def overlay(images: np.ndarray, pool: SparseCells, offsets: np.ndarray, indices:
     n = len(images)
     flat = np.ascontiguousarray(images, dtype=np.float32).reshape(n, -1)
     offsets = np.asarray(offsets, np.int64)
-    if len(offsets) != n + 1 or (n and (offsets[0] < 0 or offsets[-1] > len(indices) or (np.diff(offsets) < 0).any())):
+    if len(offsets) != n + 1 or (n and (offsets[0] < 0 or offsets[-1] > len(indices)
+                                        or (np.diff(offsets) < 0).any())):
         raise ValueError("overlay: offsets must be non-decreasing, one more than images, within indices")
     used = indices[offsets[0]:offsets[-1]] if n else indices[:0]
     if len(used) and (used.min() < 0 or used.max() >= pool.n_events):

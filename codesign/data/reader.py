@@ -157,6 +157,7 @@ class Dataset:
             return self._pool if self._pool is not None else self._load_pool()
 
     def _load_pool(self) -> SparseCells:
+        """Read the pool shards into one SparseCells (the kernels index it unchecked, so cells are checked)."""
         offsets, cells, ets = [np.zeros(1, np.int64)], [], []
         for path in self._pool_files:
             with open_shard(path) as f:
@@ -243,6 +244,7 @@ class Dataset:
         return events
 
     def _read_block(self, shard: _Shard, lo: int, code: int, frozen: bool) -> _Events:
+        """Decompress one block (all its events: chunks mix the splits) and keep the rows of split `code`."""
         hi = min(lo + BLOCK_EVENTS, len(shard.split))
         rows = np.flatnonzero(shard.split[lo:hi] == code)
         with open_shard(shard.path) as f:
@@ -320,6 +322,7 @@ def _csr_take(offsets: np.ndarray, values: np.ndarray, rows: np.ndarray) -> tupl
 
 @numba.njit(cache=True, nogil=True)
 def _sparse_counts(bits: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """CSR offsets: the cells with non-zero bits of each row in `rows`."""
     offsets = np.zeros(len(rows) + 1, np.int64)
     for i in range(len(rows)):
         n = 0
@@ -331,6 +334,7 @@ def _sparse_counts(bits: np.ndarray, rows: np.ndarray) -> np.ndarray:
 
 @numba.njit(cache=True, nogil=True)
 def _sparse_fill(bits: np.ndarray, rows: np.ndarray, cells: np.ndarray, values: np.ndarray) -> None:
+    """The cell index and bits of those cells, row after row."""
     k = 0
     for r in rows:
         for c in range(bits.shape[1]):

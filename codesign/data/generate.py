@@ -11,10 +11,8 @@ import os
 import socket
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -35,6 +33,7 @@ from codesign.data.shards import CorruptShardError, remove_stale_temporaries, sh
 from codesign.errors import InputError
 from codesign.paths import DEFAULT_SPEC
 from codesign.spec import Spec, load_spec
+from codesign.workers import run_all
 
 # shard attributes that identify the work; a shard on disk must match them to count as done
 _IDENTITY = ("kind", "process", "shard_index", "first_event", "n_events", "pythia_seed", "dataset_seed",
@@ -162,9 +161,7 @@ def _run_local(tasks: list[ShardTask], workers: int) -> Iterable[dict[str, Any]]
     if workers == 1:
         yield from map(run_task, tasks)
         return
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        for fut in as_completed([pool.submit(run_task, t) for t in tasks]):
-            yield fut.result()
+    yield from run_all(run_task, tasks, workers)  # workers die with this process and leave Ctrl-C to it
 
 
 def _run_dask(tasks: list[ShardTask], address: str) -> Iterable[dict[str, Any]]:

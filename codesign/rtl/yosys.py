@@ -91,6 +91,8 @@ def synth_block(sources: list[Path], top: str, family: str, out_dir: Path) -> tu
                               cwd=out_dir)
     seconds = time.perf_counter() - t0
     if proc.returncode != 0 or not stat.exists():
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-10:]
-        raise RuntimeError(f"yosys synthesis of {top} failed:\n" + "\n".join(tail))
+        from codesign.toolfail import tool_failed
+
+        raise tool_failed(f"yosys synthesis of {top} failed (exit code {proc.returncode})", out_dir / f"{top}.log",
+                          (proc.stdout or "") + (proc.stderr or ""))
     return hierarchical_cells(json.loads(stat.read_text()), top), seconds

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from codesign.paths import DEFAULT_SPEC
-from codesign.train.config import MODES, PRESET_EPOCHS, TrainConfig
+from codesign.train.config import MODES, PRESETS, TrainConfig
 
 
 @click.command("train")
@@ -20,18 +20,27 @@ from codesign.train.config import MODES, PRESET_EPOCHS, TrainConfig
 @click.option("--out", type=click.Path(path_type=Path), required=True,
               help="Run directory (created; a rerun with the same settings resumes it).")
 @click.option("--preset", default="smoke", show_default=True,
-              help="Epoch preset: " + ", ".join(f"{k} ({v} epochs per stage)" for k, v in PRESET_EPOCHS.items()))
-@click.option("--epochs", type=int, default=None, help="Epochs per stage (overrides the preset).")
+              help="Schedule preset: " + ", ".join(f"{k} ({v.steps} steps per stage, learning rate halved every "
+                                                  f"{v.halving_steps})" for k, v in PRESETS.items()))
+@click.option("--steps", type=int, default=None, help="Optimiser steps per stage (overrides the preset).")
+@click.option("--epochs", type=int, default=None,
+              help="Passes over the training split per stage, instead of --steps or the preset.")
+@click.option("--lr-halving-steps", type=int, default=None,
+              help="Halve the learning rate every this many steps (default: the preset's, or a quarter of the run).")
+@click.option("--early-stopping", type=int, default=None,
+              help="End a stage after this many validations (epochs) without improvement (default: off).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--batch-size", type=int, default=128, show_default=True)
 @click.option("--max-steps-per-epoch", type=int, default=None,
               help="Cap training and validation batches per epoch (quick runs and tests).")
-def train(spec_file: Path | None, data_dir: Path, mode: str, out: Path, preset: str, epochs: int | None, seed: int,
-          batch_size: int, max_steps_per_epoch: int | None) -> None:
+def train(spec_file: Path | None, data_dir: Path, mode: str, out: Path, preset: str, steps: int | None,
+          epochs: int | None, lr_halving_steps: int | None, early_stopping: int | None, seed: int, batch_size: int,
+          max_steps_per_epoch: int | None) -> None:
     """Train the chain (sequential or end-to-end), export RUN/bundle and evaluate it on the test split."""
     config = TrainConfig(spec=str(spec_file or os.path.relpath(DEFAULT_SPEC)), data=str(data_dir), mode=mode,
                          preset=preset, epochs=epochs, seed=seed, batch_size=batch_size,
-                         max_steps_per_epoch=max_steps_per_epoch)  # checked before TensorFlow loads
+                         max_steps_per_epoch=max_steps_per_epoch, steps=steps, lr_halving_steps=lr_halving_steps,
+                         early_stopping=early_stopping)  # checked before TensorFlow loads
     from codesign.train.export import export_run
     from codesign.train.loop import Trainer
     from codesign.train.report import evaluate_run, summary_lines

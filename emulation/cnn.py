@@ -18,7 +18,8 @@ from numba.core import types
 from numba.extending import overload
 from threadpoolctl import ThreadpoolController
 
-from emulation.bundle import DEPTH_MULTIPLIER, HIDDEN, FirmwareBundle
+from emulation.bundle import DEPTH_MULTIPLIER, HIDDEN, CnnParams, FirmwareBundle
+from emulation.exact import exact_type, sum_bound
 from emulation.fixed import FixedFormat, convert
 
 
@@ -39,15 +40,64 @@ class _Stage:
         return self.shift, self.lo, self.hi, self.width
 
 
-def _sum_bound(x_max: np.ndarray, w: np.ndarray, b: np.ndarray) -> int:
-    """Largest |partial sum| any neuron of x @ w + b can reach, for inputs bounded by x_max."""
-    terms = np.abs(w.astype(np.int64)) * x_max.astype(np.int64)[:, None]
-    return int((terms.sum(axis=0) + np.abs(b.astype(np.int64))).max())
+# Cells summed by each symmetric tap of the 3x3 kernel: centre, eta pair, phi pair, corners.
+TAP_CELLS = (1, 2, 2, 4)
 
 
 def _align(values: np.ndarray, from_frac: int, to_frac: int) -> np.ndarray:
     """Integers moved to a finer LSB (exact left shift)."""
     return np.asarray(values, dtype=np.int64) << (to_frac - from_frac)
+
+
+@dataclass(frozen=True)
+class _DenseLayer:
+    """One dense layer as the kernel computes it: inputs bounded by x_max, bias at the accumulator's LSB."""
+
+    x_max: np.ndarray  # (in,) largest |input| in the input LSB
+    w: np.ndarray  # (in, out) raw weights
+    b: np.ndarray  # (out,) bias aligned to the accumulator LSB
+    acc_frac: int
+
+
+def _dense_layers(f: dict[str, FixedFormat], c: CnnParams) -> tuple[int, np.ndarray, list[_DenseLayer]]:
+    """(feature shift conv_act -> dense-1 input LSB, log|eta| at that LSB, the three dense layers)."""
+    x_frac = max(f["conv_act"].frac_bits, f["log_eta"].frac_bits)
+    acc1 = x_frac + f["dense_w"].frac_bits
+    acc = f["dense_act"].frac_bits + f["dense_w"].frac_bits
+    feat_shift = x_frac - f["conv_act"].frac_bits
+    log_eta = _align(c.log_eta, f["log_eta"].frac_bits, x_frac)
+    x1_max = np.array([f["conv_act"].raw_max << feat_shift] * (c.dense1_w.shape[0] - 1)
+                      + [int(np.abs(log_eta).max())])
+    act_max = np.full(c.dense2_w.shape[0], f["dense_act"].raw_max)
+    b_frac = f["dense_b"].frac_bits
+    layers = [_DenseLayer(x1_max, c.dense1_w, _align(c.dense1_b, b_frac, acc1), acc1),
+              _DenseLayer(act_max, c.dense2_w, _align(c.dense2_b, b_frac, acc), acc),
+              _DenseLayer(act_max, c.dense3_w, _align(c.dense3_b, b_frac, acc), acc)]
+    return feat_shift, log_eta, layers
+
+
+@dataclass(frozen=True)
+class CnnBounds:
+    """Largest |partial sum| of each CNN accumulator (in its LSB) for given weights: picks exact number types.
+
+    The emulator and QAT training both choose their number types from these bounds with
+    `emulation.exact.exact_type`, so a float32 path is only ever taken where it is exact.
+    """
+
+    depthwise: int  # 3x3 depthwise accumulator: sum over taps of |k| * largest tap sum, plus |bias|
+    dense: int  # the largest of the three dense accumulators
+    output: int  # sum over layers of seg_w * et_dec (E_pred before requantisation)
+
+    @classmethod
+    def of(cls, f: dict[str, FixedFormat], c: CnnParams) -> "CnnBounds":
+        conv_frac = f["et_dec"].frac_bits + f["conv_w"].frac_bits
+        tap_max = np.array(TAP_CELLS) * f["et_dec"].raw_max  # centre, eta pair, phi pair, corners
+        k = np.abs(np.asarray(c.dw_kernel, dtype=np.int64))
+        depthwise = (k * tap_max).sum(axis=-1) + np.abs(_align(c.dw_bias, f["conv_b"].frac_bits, conv_frac))
+        _, _, layers = _dense_layers(f, c)
+        n_layers = c.dw_kernel.shape[0]
+        return cls(depthwise=int(depthwise.max()), dense=max(sum_bound(d.x_max, d.w, d.b) for d in layers),
+                   output=n_layers * f["seg_w"].raw_max * f["et_dec"].raw_max)
 
 
 @dataclass(frozen=True)
@@ -76,39 +126,25 @@ class CnnKernelParams:
         """Pre-align the bundle's constants; the dense layers get the fastest exact number type."""
         f, c = bundle.formats, bundle.cnn
         conv_frac = f["et_dec"].frac_bits + f["conv_w"].frac_bits
-        x_frac = max(f["conv_act"].frac_bits, f["log_eta"].frac_bits)
-        acc1 = x_frac + f["dense_w"].frac_bits
-        acc = f["dense_act"].frac_bits + f["dense_w"].frac_bits
-        feat_shift = x_frac - f["conv_act"].frac_bits
-        log_eta = _align(c.log_eta, f["log_eta"].frac_bits, x_frac)
-        b1 = _align(c.dense1_b, f["dense_b"].frac_bits, acc1)
-        b2 = _align(c.dense2_b, f["dense_b"].frac_bits, acc)
-        b3 = _align(c.dense3_b, f["dense_b"].frac_bits, acc)
-        x1_max = np.array([f["conv_act"].raw_max << feat_shift] * (c.dense1_w.shape[0] - 1)
-                          + [int(np.abs(log_eta).max())])
-        act_max = np.full(c.dense2_w.shape[0], f["dense_act"].raw_max)
-        bound = max(_sum_bound(x1_max, c.dense1_w, b1), _sum_bound(act_max, c.dense2_w, b2),
-                    _sum_bound(act_max, c.dense3_w, b3))
-        # floats add and multiply integers exactly while every partial sum stays below 2**24
-        # (float32) or 2**53 (float64); the bound covers every partial sum of every neuron,
-        # whatever the summation order the BLAS library chooses
-        dt = np.float32 if bound < 2**24 else np.float64 if bound < 2**53 else np.int64
+        feat_shift, log_eta, (l1, l2, l3) = _dense_layers(f, c)
+        # the bound covers every partial sum of every neuron, whatever summation order BLAS chooses
+        dt = exact_type(CnnBounds.of(f, c).dense)
         return cls(
             kernel=c.dw_kernel.astype(np.int64),
             conv_bias=_align(c.dw_bias, f["conv_b"].frac_bits, conv_frac),
             conv=_Stage.of(conv_frac, f["conv_act"]),
             feat_shift=feat_shift,
             log_eta=log_eta.astype(dt),
-            w1=np.ascontiguousarray(c.dense1_w, dtype=dt),
-            b1=b1.astype(dt),
-            d1=_Stage.of(acc1, f["dense_act"]),
-            w2=np.ascontiguousarray(c.dense2_w, dtype=dt),
-            b2=b2.astype(dt),
-            d2=_Stage.of(acc, f["dense_act"]),
-            w3=np.ascontiguousarray(c.dense3_w, dtype=dt),
-            b3=b3.astype(dt),
-            hs_frac=acc,
-            seg=_Stage.of(acc + 1, f["seg_w"]),
+            w1=np.ascontiguousarray(l1.w, dtype=dt),
+            b1=l1.b.astype(dt),
+            d1=_Stage.of(l1.acc_frac, f["dense_act"]),
+            w2=np.ascontiguousarray(l2.w, dtype=dt),
+            b2=l2.b.astype(dt),
+            d2=_Stage.of(l2.acc_frac, f["dense_act"]),
+            w3=np.ascontiguousarray(l3.w, dtype=dt),
+            b3=l3.b.astype(dt),
+            hs_frac=l3.acc_frac,
+            seg=_Stage.of(l3.acc_frac + 1, f["seg_w"]),
             pred=_Stage.of(f["seg_w"].frac_bits + f["et_dec"].frac_bits, f["et_pred"]),
         )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from codesign.bundles import geometry_of
@@ -9,10 +11,12 @@ from codesign.derived import DerivedParams
 from codesign.errors import InputError
 from codesign.train.clusterer import seed_threshold_raw
 from codesign.train.fixed_tf import round_to, to_raw
-from codesign.train.model import TriggerChain
 from emulation.bundle import (CalibrationParams, ClustererParams, CnnParams, FirmwareBundle, Provenance,
                               QuantiserParams, TriggerParams)
 from emulation.semantics import thresholds_from_levels
+
+if TYPE_CHECKING:  # the model imports this module for its number types
+    from codesign.train.model import TriggerChain
 
 
 def quantiser_params(model: TriggerChain) -> QuantiserParams:

@@ -57,7 +57,7 @@ class MonotoneCalibration(tf.keras.layers.Layer):
     """Calibrated cluster pT: LUT forward, smooth-H gradient; padding slots give 0."""
 
     def __init__(self, derived: DerivedParams, eta_max: float, seed: int, **kwargs) -> None:
-        super().__init__(dtype=DTYPE, **kwargs)
+        super().__init__(dtype=DTYPE, autocast=False, **kwargs)
         f = derived.formats
         self.pt_lsb_frac = f["cluster_pt"].frac_bits
         self.pt_calib = f["pt_calib"]
@@ -104,11 +104,17 @@ class MonotoneCalibration(tf.keras.layers.Layer):
         eta = tf.broadcast_to(self.bin_abs_eta[:, None], [n_bins, n_addr])
         return round_to(self.response(pt, eta), self.pt_calib)
 
-    def call(self, pt: tf.Tensor, ieta: tf.Tensor, valid: tf.Tensor) -> tf.Tensor:
-        """pt (B, N) cluster pT GeV, ieta (B, N) seed rows, valid (B, N) -> calibrated pT (B, N) GeV."""
+    def call(self, pt: tf.Tensor, ieta: tf.Tensor, valid: tf.Tensor, soft: bool = False) -> tf.Tensor:
+        """pt (B, N) cluster pT GeV, ieta (B, N) seed rows, valid (B, N) -> calibrated pT (B, N) GeV (float32).
+
+        soft: the value carries the gradient of H at the cluster's own pT (training the calibration
+        or anything upstream of it).
+        """
+        pt = tf.cast(pt, DTYPE)
         eta_bin = tf.gather(self.eta_bin_of_row, ieta)
         raw = tf.reshape(pt * float(2 ** self.pt_lsb_frac), [1, -1])
         address = tf.reshape(tf.searchsorted(self.first_raw[None, :], raw, side="right"), tf.shape(pt)) - 1
-        lut_value = tf.gather_nd(tf.stop_gradient(self.lut()), tf.stack([eta_bin, address], axis=-1))
-        smooth = self.response(pt, tf.gather(self.bin_abs_eta, eta_bin))
-        return tf.where(valid, straight_through(lut_value, smooth), 0.0)
+        value = tf.gather_nd(tf.stop_gradient(self.lut()), tf.stack([eta_bin, address], axis=-1))
+        if soft:
+            value = straight_through(value, self.response(pt, tf.gather(self.bin_abs_eta, eta_bin)))
+        return tf.cast(tf.where(valid, value, 0.0), tf.float32)

@@ -4,9 +4,15 @@ Cyclic pad in phi, zero pad in eta, an (eta, phi)-symmetric depthwise 3x3 with f
 per kernel (centre, eta pair, phi pair, corners: symmetric by construction), depth multiplier
 4, ReLU; concatenate log|eta|; QDense 32 ReLU, QDense 32 ReLU, QDense 2; hard sigmoid -> w;
 E_pred = w_em E_em + w_had E_had. Every requantisation is `ApFixed` (AP_RND, AP_SAT).
+
+Channels last, dense layers as 2-D matrix products over every pixel of the batch. Each
+accumulator is computed in the number type `CnnTypes` gives it: float32 where the bound of
+`emulation.cnn.CnnBounds` proves it exact, float64 otherwise; activations are float32.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 from qkeras import QDense
@@ -14,26 +20,54 @@ from qkeras import QDense
 from codesign.derived import DerivedParams
 from codesign.train.fixed_tf import ApFixed
 from codesign.train.tf_setup import DTYPE, tf
-from emulation.bundle import DEPTH_MULTIPLIER, HIDDEN, KERNEL_TAPS
+from emulation.bundle import DEPTH_MULTIPLIER, HIDDEN, KERNEL_TAPS, CnnParams
+from emulation.cnn import CnnBounds
+from emulation.exact import exact_type
+from emulation.fixed import FixedFormat
+
+
+class CnnTypes(NamedTuple):
+    """Number type of each CNN accumulator: depthwise, dense layers, E_pred products."""
+
+    depthwise: tf.DType
+    dense: tf.DType
+    output: tf.DType
+
+    @classmethod
+    def of(cls, formats: dict[str, FixedFormat], params: CnnParams) -> "CnnTypes":
+        """The narrowest exact types for these raw weights (`emulation.exact.exact_type` of their bounds)."""
+        bounds = CnnBounds.of(formats, params)
+
+        def dtype(bound: int) -> tf.DType:
+            t = exact_type(bound)
+            if t is np.int64:
+                raise ValueError(f"a CNN accumulator reaches {bound} LSBs: beyond float64's exact range")
+            return tf.as_dtype(t)
+
+        return cls(dtype(bounds.depthwise), dtype(bounds.dense), dtype(bounds.output))
+
+
+# Events per group in forward-only passes of the CNN: their activations stay in cache.
+CHUNK_EVENTS = 16
 
 
 def tap_sums(x: tf.Tensor) -> tf.Tensor:
-    """(B, L, H, W) -> (B, L, 4, H, W): centre, eta-pair, phi-pair and corner sums (phi cyclic, eta zero-padded)."""
-    x = tf.concat([x[..., -1:], x, x[..., :1]], axis=-1)
-    x = tf.pad(x, [[0, 0], [0, 0], [1, 1], [0, 0]])
-    up, mid, down = x[:, :, :-2], x[:, :, 1:-1], x[:, :, 2:]
-    centre = mid[..., 1:-1]
-    eta_pair = up[..., 1:-1] + down[..., 1:-1]
-    phi_pair = mid[..., :-2] + mid[..., 2:]
-    corners = (up[..., :-2] + up[..., 2:]) + (down[..., :-2] + down[..., 2:])
-    return tf.stack([centre, eta_pair, phi_pair, corners], axis=2)
+    """(B, H, W, L) -> (B, H, W, L, 4): centre, eta-pair, phi-pair and corner sums (phi cyclic, eta zero-padded)."""
+    x = tf.concat([x[:, :, -1:], x, x[:, :, :1]], axis=2)
+    x = tf.pad(x, [[0, 0], [1, 1], [0, 0], [0, 0]])
+    up, mid, down = x[:, :-2], x[:, 1:-1], x[:, 2:]
+    centre = mid[:, :, 1:-1]
+    eta_pair = up[:, :, 1:-1] + down[:, :, 1:-1]
+    phi_pair = mid[:, :, :-2] + mid[:, :, 2:]
+    corners = (up[:, :, :-2] + up[:, :, 2:]) + (down[:, :, :-2] + down[:, :, 2:])
+    return tf.stack([centre, eta_pair, phi_pair, corners], axis=-1)
 
 
 class SymmetricDepthwise(tf.keras.layers.Layer):
     """Depthwise 3x3 with the four symmetric taps k[layer, m, tap], bias, ReLU and requantisation to conv_act."""
 
     def __init__(self, derived: DerivedParams, seed: int, **kwargs) -> None:
-        super().__init__(dtype=DTYPE, **kwargs)
+        super().__init__(dtype=DTYPE, autocast=False, **kwargs)
         f = derived.formats
         self.n_layers = derived.n_layers
         self.kernel_q, self.bias_q, self.act_q = ApFixed(f["conv_w"]), ApFixed(f["conv_b"]), ApFixed(f["conv_act"])
@@ -46,23 +80,38 @@ class SymmetricDepthwise(tf.keras.layers.Layer):
         """The taps and biases the forward uses (on the conv_w / conv_b grids)."""
         return self.kernel_q(self.taps), self.bias_q(self.bias)
 
-    def call(self, x: tf.Tensor) -> tf.Tensor:
-        """(B, L, H, W) decoded E_T -> (B, H, W, L * 4) conv_act, channel = layer * 4 + m (Keras order)."""
-        k, b = self.quantised()
-        acc = tf.einsum("blthw,lmt->bhwlm", tap_sums(x), k) + b
-        shape = tf.concat([tf.shape(acc)[:3], [self.n_layers * DEPTH_MULTIPLIER]], axis=0)
-        return self.act_q(tf.reshape(acc, shape))
+    def call(self, taps: tf.Tensor, dtype: tf.DType = DTYPE) -> tf.Tensor:
+        """Tap sums (P, L, 4) of decoded E_T -> (P, L * 4) conv_act (float32), channel = layer * 4 + m (Keras order).
+
+        One matrix product (pixels, L * 4 tap sums) @ (L * 4, L * 4) with the block-diagonal kernel
+        K[l * 4 + t, l * 4 + m] = k[l, m, t], in `dtype`.
+        """
+        k, b = (tf.cast(t, dtype) for t in self.quantised())
+        n = self.n_layers * DEPTH_MULTIPLIER
+        block = tf.transpose(k, [0, 2, 1])[:, :, None, :] * tf.eye(self.n_layers, dtype=dtype)[:, None, :, None]
+        taps = tf.reshape(tf.cast(taps, dtype), [-1, self.n_layers * len(KERNEL_TAPS)])
+        acc = tf.linalg.matmul(taps, tf.reshape(block, [self.n_layers * len(KERNEL_TAPS), n])) + tf.reshape(b, [n])
+        return tf.cast(self.act_q(acc), tf.float32)
+
+
+def dense_accumulator(layer: QDense, x: tf.Tensor, dtype: tf.DType) -> tf.Tensor:
+    """x (P, in) @ quantised kernel + quantised bias in `dtype`: the exact accumulator where `dtype` is exact."""
+    w = tf.cast(layer.kernel_quantizer_internal(layer.kernel), dtype)
+    b = tf.cast(layer.bias_quantizer_internal(layer.bias), dtype)
+    return tf.linalg.matmul(tf.cast(x, dtype), w) + b
 
 
 class Denoiser(tf.keras.layers.Layer):
-    """Decoded images (B, L, H, W) GeV -> (E_pred (B, H, W), segmentation weights w (B, H, W, L))."""
+    """Decoded images (B, H, W, L) GeV -> (E_pred (B, H, W), segmentation weights w (B, H, W, L)), float32."""
 
     def __init__(self, derived: DerivedParams, seed: int, **kwargs) -> None:
-        super().__init__(dtype=DTYPE, **kwargs)
+        super().__init__(dtype=DTYPE, autocast=False, **kwargs)
         f = derived.formats
+        self.formats = f
+        self.n_layers = derived.n_layers
         self.conv = SymmetricDepthwise(derived, seed, name="depthwise")
         self.log_eta = tf.constant(np.ldexp(derived.log_abs_eta_raw.astype(np.float64), -f["log_eta"].frac_bits),
-                                   DTYPE)
+                                   tf.float32)
 
         def dense(units: int, index: int, act: bool) -> QDense:
             return QDense(units, kernel_quantizer=ApFixed(f["dense_w"]), bias_quantizer=ApFixed(f["dense_b"]),
@@ -72,20 +121,58 @@ class Denoiser(tf.keras.layers.Layer):
         self.dense1 = dense(HIDDEN, 1, True)
         self.dense2 = dense(HIDDEN, 2, True)
         self.dense3 = dense(derived.n_layers, 3, False)
+        for i, layer in enumerate(self.dense_layers()):
+            layer.build((None, derived.n_layers * DEPTH_MULTIPLIER + 1 if i == 0 else HIDDEN))
         self.seg_q = ApFixed(f["seg_w"])
         self.pred_q = ApFixed(f["et_pred"])
+        self.worst_types = self._worst_types()
 
-    def features(self, et_dec: tf.Tensor) -> tf.Tensor:
-        """(B, H, W, L * 4 + 1): the depthwise outputs and log|eta| of the row."""
-        conv = self.conv(et_dec)
-        log_eta = tf.broadcast_to(self.log_eta[None, :, None, None], tf.concat([tf.shape(conv)[:3], [1]], axis=0))
-        return tf.concat([conv, log_eta], axis=-1)
+    def pixels(self, taps: tf.Tensor, log_eta: tf.Tensor, centre: tf.Tensor, types: CnnTypes
+               ) -> tuple[tf.Tensor, tf.Tensor]:
+        """The network on independent pixels: tap sums (P, L, 4), log|eta| (P,), own E_T (P, L) -> (E_pred (P,), w (P, L))."""
+        h = tf.concat([self.conv(taps, types.depthwise), log_eta[:, None]], axis=-1)
+        h = tf.cast(self.dense1.activation(dense_accumulator(self.dense1, h, types.dense)), tf.float32)
+        h = tf.cast(self.dense2.activation(dense_accumulator(self.dense2, h, types.dense)), tf.float32)
+        acc = dense_accumulator(self.dense3, h, types.dense)
+        # hard sigmoid clip(acc / 2 + 1/2, 0, 1), clipped first so that every step stays exact in float32
+        w = tf.cast(self.seg_q(tf.clip_by_value(acc, -1.0, 1.0) * 0.5 + 0.5), tf.float32)
+        product = tf.reduce_sum(tf.cast(w, types.output) * tf.cast(centre, types.output), axis=-1)
+        return tf.cast(self.pred_q(product), tf.float32), w
 
-    def call(self, et_dec: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        acc = self.dense3(self.dense2(self.dense1(self.features(et_dec))))  # the exact dense-3 accumulator
-        w = self.seg_q(tf.clip_by_value(acc * 0.5 + 0.5, 0.0, 1.0))  # hard sigmoid, then seg_w
-        e_pred = self.pred_q(tf.reduce_sum(w * tf.transpose(et_dec, [0, 2, 3, 1]), axis=-1))
-        return e_pred, w
+    def call(self, et_dec: tf.Tensor, types: CnnTypes | None = None) -> tuple[tf.Tensor, tf.Tensor]:
+        """Decoded images (B, H, W, L) -> (E_pred (B, H, W), w (B, H, W, L)); `types` default to the worst case."""
+        t = types if types is not None else self.worst_types
+        shape = tf.shape(et_dec)
+        taps = tf.reshape(tap_sums(et_dec), [-1, self.n_layers, len(KERNEL_TAPS)])
+        log_eta = tf.reshape(tf.broadcast_to(self.log_eta[None, :, None], shape[:3]), [-1])
+        e_pred, w = self.pixels(taps, log_eta, tf.reshape(et_dec, [-1, self.n_layers]), t)
+        return tf.reshape(e_pred, shape[:3]), tf.reshape(w, shape)
+
+    def chunked(self, et_dec: tf.Tensor, types: CnnTypes, chunk: int = CHUNK_EVENTS) -> tuple[tf.Tensor, tf.Tensor]:
+        """`call` over groups of `chunk` events (a loop), so that the activations stay in cache: forward only."""
+        n = tf.shape(et_dec)[0]
+        padded = tf.pad(et_dec, [[0, (-n) % chunk], [0, 0], [0, 0], [0, 0]])
+        groups = tf.reshape(padded, tf.concat([[-1, chunk], tf.shape(et_dec)[1:]], axis=0))
+        e_pred, w = tf.map_fn(lambda x: self(x, types), groups, fn_output_signature=(tf.float32, tf.float32))
+        return (tf.reshape(e_pred, tf.concat([[-1], tf.shape(e_pred)[2:]], axis=0))[:n],
+                tf.reshape(w, tf.concat([[-1], tf.shape(w)[2:]], axis=0))[:n])
+
+    def _worst_types(self) -> CnnTypes:
+        """Types exact for any weights of the spec's formats (the worst-case bounds)."""
+        f = self.formats
+
+        def largest(fmt: FixedFormat) -> int:
+            return max(-fmt.raw_min, fmt.raw_max)
+
+        worst = CnnParams(
+            dw_kernel=np.full((self.n_layers, DEPTH_MULTIPLIER, len(KERNEL_TAPS)), largest(f["conv_w"])),
+            dw_bias=np.full((self.n_layers, DEPTH_MULTIPLIER), largest(f["conv_b"])),
+            log_eta=np.ldexp(self.log_eta.numpy().astype(np.float64), f["log_eta"].frac_bits).astype(np.int64),
+            **{f"dense{i + 1}_w": np.full(tuple(layer.kernel.shape), largest(f["dense_w"]))
+               for i, layer in enumerate(self.dense_layers())},
+            **{f"dense{i + 1}_b": np.full(tuple(layer.bias.shape), largest(f["dense_b"]))
+               for i, layer in enumerate(self.dense_layers())})
+        return CnnTypes.of(f, worst)
 
     def dense_layers(self) -> tuple[QDense, QDense, QDense]:
         return self.dense1, self.dense2, self.dense3

@@ -14,7 +14,6 @@ import numpy as np
 from codesign.data.reader import Dataset
 from codesign.train.fixed_tf import to_raw
 from codesign.train.model import TriggerChain
-from codesign.train.tf_setup import tf
 from emulation.bundle import FirmwareBundle
 from emulation.chain import ChainResult, run_chain_gev
 
@@ -82,9 +81,7 @@ def evaluate(model: TriggerChain, bundle: FirmwareBundle, ds: Dataset, split: st
              batch_size: int = 128, max_batches: int | None = None) -> Evaluation:
     """Both implementations over `split` with frozen pile-up, in dataset order."""
     agreement = Agreement()
-    d = model.derived
-    forward = tf.function(model.call, input_signature=[
-        tf.TensorSpec((None, d.n_layers, d.eta_bins, d.phi_bins), tf.float32)])
+    forward = model.evaluation_forward()
     cols: dict[str, list[np.ndarray]] = {k: [] for k in ("f1", "f4", "e1", "e4", "label", "process", "weight",
                                                          "t1", "t4")}
     for i, batch in enumerate(ds.batches(split, batch_size, pileup="frozen", shuffle=False)):

@@ -37,8 +37,8 @@ class ExportResult:
 
 
 def provenance(config: TrainConfig, run: RunDir, spec_name: str, spec_hash: str, dataset_hash: str) -> Provenance:
-    run_text = (f"{run.root.name}: mode={config.mode} preset={config.preset} epochs={config.n_epochs} "
-                f"batch_size={config.batch_size} max_steps_per_epoch={config.max_steps_per_epoch}")
+    settings = {k: v for k, v in config.to_json().items() if k not in ("spec", "data", "mode", "seed") and v is not None}
+    run_text = f"{run.root.name}: mode={config.mode} " + " ".join(f"{k}={v}" for k, v in settings.items())
     return Provenance(spec_name=spec_name, spec_hash=spec_hash, codesign_version=__version__, seed=config.seed,
                       source="export", dataset_hash=dataset_hash, run=run_text,
                       packages={p: version(p) for p in PACKAGES})

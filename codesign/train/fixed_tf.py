@@ -15,10 +15,16 @@ from emulation.fixed import FixedFormat
 
 
 def round_to(x: tf.Tensor, fmt: FixedFormat) -> tf.Tensor:
-    """Values of `x` as ap_fixed<fmt, AP_RND, AP_SAT>: clamp(floor(x * 2^F + 1/2)) * 2^-F (exact in float64)."""
+    """Values of `x` as ap_fixed<fmt, AP_RND, AP_SAT> in x's float type (`emulation.fixed.from_float`).
+
+    Half an LSB rounds up: r = floor(v) + (v - floor(v) >= 1/2) with v = x 2^F. Every step is exact
+    in float32 as in float64 whenever x is (v - floor(v) is exact), unlike floor(v + 1/2).
+    """
     scale = float(2.0 ** fmt.frac_bits)
-    raw = tf.clip_by_value(tf.floor(x * scale + 0.5), float(fmt.raw_min), float(fmt.raw_max))
-    return raw / scale
+    v = x * scale
+    r = tf.floor(v)
+    r = tf.where(v - r >= 0.5, r + 1.0, r)
+    return tf.clip_by_value(r, float(fmt.raw_min), float(fmt.raw_max)) / scale
 
 
 def straight_through(hard: tf.Tensor, soft: tf.Tensor) -> tf.Tensor:

@@ -12,8 +12,9 @@ from typing import NamedTuple
 import numpy as np
 
 from codesign.train.config import HYPER
-from codesign.train.distribute import replica_count
+from codesign.train.distribute import global_sum, replica_count
 from codesign.train.losses import calibration_distance, event_weights, matched_pairs, pixel_mse, weighted_bce
+from codesign.train.cnn import CHUNK_EVENTS, CnnTypes
 from codesign.train.model import GROUPS, TriggerChain
 from codesign.train.tf_setup import DTYPE, tf
 
@@ -44,7 +45,11 @@ class Batch(NamedTuple):
 
 
 class Objective:
-    """Stage losses of one model; `centres` give each seed row/column its eta and phi."""
+    """Stage losses of one model; `eta`, `phi` give each seed row/column its coordinates.
+
+    `frozen` computes what a stage does not train (outside any gradient tape, hard forward only);
+    `loss` computes the rest, with surrogate gradients only where the stage needs them.
+    """
 
     def __init__(self, model: TriggerChain, eta_edges: np.ndarray, phi_edges: np.ndarray, eta_max: float) -> None:
         self.model = model
@@ -58,10 +63,44 @@ class Objective:
     def _calibration_distance(self, out: dict[str, tf.Tensor], b: Batch, omega: tf.Tensor) -> tf.Tensor:
         match = matched_pairs(tf.gather(self.eta, out["cluster_ieta"]), tf.gather(self.phi, out["cluster_iphi"]),
                               out["valid"], b.jets, b.n_jets, self.eta_max)
-        return calibration_distance(out["pt_calib"], match, b.jets, omega)
+        return calibration_distance(tf.cast(out["pt_calib"], DTYPE), match, b.jets, omega)
 
-    def __call__(self, stage: str, b: Batch) -> dict[str, tf.Tensor]:
-        """{"loss": the stage's loss, plus its named parts}.
+    def frozen(self, stage: str, b: Batch, types: CnnTypes) -> dict[str, tf.Tensor]:
+        """What the stage's trained part starts from, by the frozen or hard forward (no gradients, no surrogates)."""
+        m = self.model
+        if stage == "quantiser":
+            return {}
+        if stage == "cnn":
+            return {"et_dec": m.quantise_raw(m.raw_input(b.image))[0]}
+        return m.forward(b.image, types, chunked=True)
+
+    def cnn_gradients(self, b: Batch, types: CnnTypes, frozen: dict[str, tf.Tensor],
+                      variables: list[tf.Variable]) -> tuple[dict[str, tf.Tensor], list[tf.Tensor]]:
+        """The CNN stage's loss and gradients, accumulated over groups of events (a loop, the
+        activations of one group staying in cache); the same sums as one pass over the batch."""
+        m = self.model
+        target = tf.reduce_sum(b.image_mu0, axis=1)
+        count = global_sum(tf.cast(tf.size(target), DTYPE))
+        chunk = CHUNK_EVENTS
+        n = tf.shape(target)[0]
+        pad = [[0, (-n) % chunk], [0, 0], [0, 0]]  # empty events add nothing: E_pred = target = 0
+
+        def group(args: tuple[tf.Tensor, tf.Tensor]) -> tuple[tf.Tensor, list[tf.Tensor]]:
+            et_dec, want = args
+            with tf.GradientTape() as tape:
+                e_pred, _ = m.denoiser(et_dec, types)
+                squares = tf.reduce_sum(tf.square(tf.cast(e_pred, DTYPE) - tf.cast(want, DTYPE)))
+            return squares, tape.gradient(squares, variables)
+
+        grouped = (tf.reshape(tf.pad(frozen["et_dec"], pad + [[0, 0]]), [-1, chunk, *frozen["et_dec"].shape[1:]]),
+                   tf.reshape(tf.pad(target, pad), [-1, chunk, *target.shape[1:]]))
+        squares, grads = tf.map_fn(group, grouped, fn_output_signature=(DTYPE, [v.dtype for v in variables]))
+        mse = tf.math.divide_no_nan(tf.reduce_sum(squares), count)
+        return {"loss": mse, "mse": mse}, [tf.math.divide_no_nan(tf.reduce_sum(g, axis=0), count) for g in grads]
+
+    def loss(self, stage: str, b: Batch, types: CnnTypes, frozen: dict[str, tf.Tensor], soft: bool
+             ) -> dict[str, tf.Tensor]:
+        """{"loss": the stage's loss, plus its named parts}; soft: surrogate gradients (training steps only).
 
         Under data parallelism each replica returns its share: parameter-only penalties count
         1/replicas, so the parts summed over replicas are the whole batch's.
@@ -69,15 +108,18 @@ class Objective:
         m = self.model
         share = 1.0 / replica_count()
         if stage == "quantiser":
-            et_dec, _ = m.quantise(b.image)
-            parts = {"mse": pixel_mse(et_dec, b.image), "smoothness": m.regularisers() * share}
+            et_dec, _ = m.quantise_raw(m.raw_input(b.image), soft)
+            parts = {"mse": pixel_mse(et_dec, tf.transpose(b.image, [0, 2, 3, 1])),
+                     "smoothness": m.regularisers() * share}
         elif stage == "cnn":
-            et_dec, _ = m.quantise(b.image)
-            e_pred, _ = m.denoiser(et_dec)
+            e_pred, _ = m.denoiser(frozen["et_dec"], types)
             parts = {"mse": pixel_mse(e_pred, tf.reduce_sum(b.image_mu0, axis=1))}
         else:
-            out = m(b.image)
             omega = event_weights(b.label, b.weight)
+            clusters = {k: frozen[k] for k in ("cluster_pt", "cluster_ieta", "cluster_iphi", "valid")}
+            if stage == "e2e" and soft:
+                clusters["cluster_pt"] = m.selected_cluster_pt(b.image, frozen, types)
+            out = m.trigger_outputs(clusters, soft)
             d_c = self._calibration_distance(out, b, omega)
             if stage == "calibration":
                 parts = {"d_c": d_c}

@@ -22,7 +22,7 @@ class TriggerSpline(tf.keras.layers.Layer):
     """pT (GeV) -> logit of the signal posterior, monotone in pT; starts as the identity in u."""
 
     def __init__(self, **kwargs) -> None:
-        super().__init__(dtype=DTYPE, **kwargs)
+        super().__init__(dtype=DTYPE, autocast=False, **kwargs)
         bins = HYPER.spline_knots - 1
         self.widths = self.add_weight(name="widths", shape=(bins,), dtype=DTYPE, initializer="zeros")
         self.heights = self.add_weight(name="heights", shape=(bins,), dtype=DTYPE, initializer="zeros")
@@ -39,7 +39,7 @@ class TriggerSpline(tf.keras.layers.Layer):
                                                      tf.math.softplus(self.slopes) + _MIN_SLOPE, range_min=-_RANGE)
 
     def call(self, pt: tf.Tensor) -> tf.Tensor:
-        u = 1.5 * (tf.math.log1p(pt) - 4.0)
+        u = 1.5 * (tf.math.log1p(tf.cast(pt, DTYPE)) - 4.0)
         # one extra point, dropped again: the bijector's gradient fails on an empty batch, which a
         # data-parallel replica gets when a short last batch has fewer events than replicas
         return self._spline().forward(tf.concat([u, tf.zeros((1,), u.dtype)], axis=0))[:-1]

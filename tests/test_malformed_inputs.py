@@ -503,6 +503,312 @@ def _(tmp):
     return ["report", "--build", str(good_build(tmp)), "--out", str(tmp / "f" / "rep")]
 
 
+# ---- datasets: shards (written directly, no Pythia: a few milliseconds)
+
+
+def micro_dataset(tmp: Path, n: int = 16, pool: int = 8) -> Path:
+    """A valid dataset of the default spec's geometry: one background, one signal process and a pile-up pool."""
+    from codesign.data.card import write_card as write_dataset_card
+    from codesign.data.detector import Geometry
+    from codesign.data.shards import write_shard
+
+    d = tmp / "micro"
+    d.mkdir()
+    g = Geometry(50, 64, 2.5)
+    rng = np.random.default_rng(0)
+    common = {"dataset_seed": 0, "first_event": 0, "pythia_seed": 1,
+              "geometry": json.dumps(g.to_json(), sort_keys=True)}
+
+    def shard(file: str, arrays: dict, **attrs) -> dict:
+        digest = write_shard(d / file, arrays, {**common, **attrs})
+        return {"file": file, "first_event": 0, "n_events": attrs["n_events"], "pythia_seed": 1,
+                "content_sha256": digest}
+
+    pool_arrays = {"offsets": np.arange(0, 3 * pool + 1, 3, dtype=np.int64),
+                   "cell": rng.integers(0, g.n_cells, 3 * pool).astype(np.uint16),
+                   "et": rng.random(3 * pool, dtype=np.float32)}
+    card = {"format": CARD_FORMAT, "seed": 0, "geometry": g.to_json(),
+            "pileup": {"mu": 2.0, "events": pool, "process": "minbias",
+                       "shards": [shard("minbias_0000.h5", pool_arrays, kind="pool", process="minbias",
+                                        n_events=pool, mu=0.0, pool_size=0)]},
+            "processes": {}}
+    for code, (name, role) in enumerate((("qcd", "background"), ("ZH_nnbb", "signal"))):
+        image = np.zeros((n, *g.image_shape), np.float32)
+        image[:, 0, 25, 32] = rng.random(n, dtype=np.float32) * 100
+        arrays = {"image_mu0": image, "jets": np.zeros((n, 16, 4), np.float32), "n_jets": np.zeros(n, np.int32),
+                  "weight": np.ones(n, np.float32), "event_id": np.arange(n, dtype=np.int64),
+                  "frozen_offsets": np.arange(0, 2 * n + 1, 2, dtype=np.int64),
+                  "frozen_pool_index": rng.integers(0, pool, 2 * n).astype(np.int32)}
+        entry = shard(f"{name}_0000.h5", arrays, kind="events", process=name, n_events=n, mu=2.0, pool_size=pool)
+        card["processes"][name] = {"code": code, "role": role, "events": n, "shards": [entry]}
+    write_dataset_card(d, card)
+    return d
+
+
+def edit_shard(path: Path, edit: Callable) -> None:
+    import h5py
+
+    with h5py.File(path, "r+") as f:
+        edit(f)
+
+
+def _replace(name: str, data) -> Callable:
+    def edit(f) -> None:
+        del f[name]
+        if data is not None:
+            f.create_dataset(name, data=data)
+    return edit
+
+
+def _set_attr(key: str, value) -> Callable:
+    def edit(f) -> None:
+        if value is None:
+            del f.attrs[key]
+        else:
+            f.attrs[key] = value
+    return edit
+
+
+_SHARD_EDITS: dict[str, tuple[str, Callable, str]] = {
+    "image-other-shape": ("qcd", _replace("image_mu0", np.zeros((16, 2, 50, 63), np.float32)), "image_mu0"),
+    "image-float64": ("qcd", _replace("image_mu0", np.zeros((16, 2, 50, 64))), "expected float32 (16, 2, 50, 64)"),
+    "image-too-few-events": ("ZH_nnbb", _replace("image_mu0", np.zeros((3, 2, 50, 64), np.float32)), "image_mu0"),
+    "jets-3-columns": ("qcd", _replace("jets", np.zeros((16, 16, 3), np.float32)), "jets"),
+    "n-jets-missing": ("qcd", _replace("n_jets", None), "n_jets is missing"),
+    "event-id-a-group": ("qcd", lambda f: (f.__delitem__("event_id"), f.create_group("event_id")), "event_id"),
+    "weight-2d": ("qcd", _replace("weight", np.ones((16, 1), np.float32)), "weight"),
+    "frozen-offsets-short": ("qcd", _replace("frozen_offsets", np.arange(16, dtype=np.int64)), "frozen_offsets"),
+    "frozen-offsets-falling": ("qcd", _replace("frozen_offsets", np.r_[0, 5, 3, np.arange(6, 34, 2)]
+                                              .astype(np.int64)), "frozen_offsets must rise"),
+    "pool-cell-int32": ("minbias", _replace("cell", np.zeros(24, np.int32)), "cell is int32"),
+    "pool-et-short": ("minbias", _replace("et", np.zeros(5, np.float32)), "et is float32 (5,)"),
+    "attr-kind-number": ("qcd", _set_attr("kind", 5), "attribute kind"),
+    "attr-kind-unknown": ("qcd", _set_attr("kind", "photons"), "attribute kind"),
+    "attr-n-events-string": ("qcd", _set_attr("n_events", "16"), "attribute n_events"),
+    "attr-geometry-garbage": ("qcd", _set_attr("geometry", "{nope"), "attribute geometry"),
+    "attr-geometry-missing": ("ZH_nnbb", _set_attr("geometry", None), "attribute geometry"),
+    "attr-geometry-other": ("qcd", _set_attr("geometry", json.dumps(
+        {"eta_bins": 50, "phi_bins": 64, "eta_max": 3.0, "layers": ["em", "had"]})), "different calorimeter"),
+    "attr-format-missing": ("qcd", _set_attr("format", None), "not a codesign shard"),
+    "attr-process-other": ("qcd", _set_attr("process", "ttbar"), "process is 'ttbar'"),
+}
+for _name, (_file, _edit, _frag) in _SHARD_EDITS.items():
+    def _shard_case(tmp, file=_file, edit=_edit):
+        d = micro_dataset(tmp)
+        edit_shard(d / f"{file}_0000.h5", edit)
+        return ["data", "verify", str(d)]
+    CASES[f"shard-{_name}"] = (_shard_case, _frag)
+
+
+@case("shard-truncated", "truncated or corrupt")
+def _(tmp):
+    d = micro_dataset(tmp)
+    p = d / "qcd_0000.h5"
+    p.write_bytes(p.read_bytes()[:3000])
+    return ["data", "verify", str(d)]
+
+
+@case("shard-a-directory", "qcd_0000.h5 is missing")
+def _(tmp):
+    d = micro_dataset(tmp)
+    (d / "qcd_0000.h5").unlink()
+    (d / "qcd_0000.h5").mkdir()
+    return ["data", "verify", str(d)]
+
+
+@case("shard-pool-index-outside-the-pool", "frozen_pool_index holds")
+def _(tmp):
+    d = micro_dataset(tmp)
+    edit_shard(d / "ZH_nnbb_0000.h5", _replace("frozen_pool_index", np.full(32, 8, np.int32)))
+    return ["data", "inspect", str(d), "--out", str(tmp / "x.png")]
+
+
+@case("shard-pool-cell-outside-the-calorimeter", "outside the calorimeter")
+def _(tmp):
+    d = micro_dataset(tmp)
+    edit_shard(d / "minbias_0000.h5", _replace("cell", np.full(24, 60000, np.uint16)))
+    return ["data", "inspect", str(d), "--out", str(tmp / "x.png")]
+
+
+CASES.update({
+    "card-three-layers": ((lambda tmp: ["data", "verify", str(write_card(
+        tmp, lambda c: c["geometry"].update(layers=["em", "had", "hcal2"])))]), "geometry.layers"),
+    "inspect-unknown-process": ((lambda tmp: ["data", "inspect", str(micro_dataset(tmp)), "--out", str(tmp / "x.png"),
+                                              "--process", "WW"]), "process 'WW'"),
+    "inspect-event-beyond": ((lambda tmp: ["data", "inspect", str(micro_dataset(tmp)), "--out", str(tmp / "x.png"),
+                                           "--event", "999"]), "event 999"),
+    "inspect-event-negative": ((lambda tmp: ["data", "inspect", str(micro_dataset(tmp)), "--out", str(tmp / "x.png"),
+                                             "--event", "-1"]), "event -1"),
+    "inspect-dataset-missing": ((lambda tmp: ["data", "inspect", str(tmp / "none"), "--out", str(tmp / "x.png")]),
+                                "not a directory"),
+})
+
+
+@case("inspect-out-under-a-file", "--out")
+def _(tmp):
+    (tmp / "f").write_text("x")
+    return ["data", "inspect", str(micro_dataset(tmp)), "--out", str(tmp / "f" / "x.png")]
+
+
+# ---- crosscheck-hls4ml (every case fails before hls4ml is imported)
+def _crosscheck(tmp: Path, bundle: Path | None = None, *extra: str) -> list[str]:
+    return ["crosscheck-hls4ml", "--bundle", str(bundle or DEFAULT_BUNDLE), "--out", str(tmp / "hls"), *extra]
+
+
+@case("crosscheck-bundle-garbage", "not valid JSON")
+def _(tmp):
+    b = good_bundle(tmp)
+    (b / "manifest.json").write_text("{")
+    return _crosscheck(tmp, b)
+
+
+case("crosscheck-bundle-missing", "not a directory")(lambda tmp: _crosscheck(tmp, tmp / "none"))
+case("crosscheck-json-in-missing-folder", "--json")(lambda tmp: _crosscheck(
+    tmp, None, "--json", str(tmp / "none" / "r.json")))
+
+
+@case("crosscheck-out-under-a-file", "--out")
+def _(tmp):
+    (tmp / "f").write_text("x")
+    return ["crosscheck-hls4ml", "--bundle", str(DEFAULT_BUNDLE), "--out", str(tmp / "f" / "hls")]
+
+
+# ---- training runs (train resumes them, export reads them): made by hand, no training
+TRAIN_ARGS = ("--mode", "e2e", "--steps", "2", "--batch-size", "8")
+
+
+def good_run(tmp: Path, status: str = "started", data: Path | None = None) -> Path:
+    """A run directory as `codesign train` leaves it, for the micro dataset; a final model when `status` is trained."""
+    from codesign import __version__
+    from codesign.data.card import read_card
+    from codesign.train.config import TrainConfig
+    from codesign.train.rundir import RUN_FORMAT
+
+    data = data or micro_dataset(tmp)
+    run = tmp / "run"
+    run.mkdir()
+    spec = load_spec(DEFAULT_SPEC)
+    shutil.copy(DEFAULT_SPEC, run / "spec.yaml")
+    config = TrainConfig(spec=str(DEFAULT_SPEC), data=str(data), mode="e2e", steps=2, batch_size=8)
+    (run / "run.json").write_text(json.dumps({
+        "format": RUN_FORMAT, "config": config.to_json(), "spec_name": spec.name, "spec_hash": spec.spec_hash(),
+        "dataset_hash": read_card(data)["content_hash"], "codesign_version": __version__, "status": status}))
+    (run / "history.json").write_text(json.dumps([{"stage": "e2e", "stage_index": 0, "epoch": 0}]))
+    write_checkpoint(run / "ckpt" / "last", manager=True)
+    write_checkpoint(run / "ckpt" / "best", manager=True)
+    if status == "trained":
+        write_checkpoint(run / "model")
+    return run
+
+
+def write_checkpoint(folder: Path, manager: bool = False) -> None:
+    """A small TensorFlow checkpoint: as CheckpointManager writes ckpt/*, or as RUN/model/weights."""
+    import tensorflow as tf
+
+    ckpt = tf.train.Checkpoint(v=tf.Variable(tf.zeros([64])))
+    if manager:
+        tf.train.CheckpointManager(ckpt, str(folder), max_to_keep=1).save()
+    else:
+        ckpt.write(str(folder / "weights"))
+
+
+def _flip_data(folder: Path) -> None:
+    data = next(folder.glob("*.data-*"))
+    raw = bytearray(data.read_bytes())
+    raw[8] ^= 0xFF
+    data.write_bytes(bytes(raw))
+
+
+def _run_case(edit: Callable[[Path], None], cmd: str = "train", status: str = "started"):
+    def make(tmp):
+        run = good_run(tmp, status)
+        edit(run)
+        if cmd == "export":
+            return ["export", "--run", str(run), "--out", str(tmp / "bundle")]
+        return ["train", "--data", str(tmp / "micro"), "--out", str(run), *TRAIN_ARGS]
+    return make
+
+
+def _run_json(edit: Callable[[dict], object]) -> Callable[[Path], None]:
+    return lambda run: edit_json(run / "run.json", edit)
+
+
+def _config(**kw) -> Callable[[Path], None]:
+    return _run_json(lambda d: {**d, "config": {**d["config"], **kw}})
+
+
+def _drop_config(key: str) -> Callable[[Path], None]:
+    return _run_json(lambda d: {**d, "config": {k: v for k, v in d["config"].items() if k != key}})
+
+
+_RUN_EDITS: dict[str, tuple[Callable[[Path], None], str]] = {
+    "run-json-garbage": (lambda r: (r / "run.json").write_text('{"format": '), "run.json is not valid JSON"),
+    "run-json-binary": (lambda r: (r / "run.json").write_bytes(b"\xff\xfe{"), "not UTF-8"),
+    "run-json-list": (_run_json(lambda d: [d]), "expected a codesign-train-run/1"),
+    "run-json-directory": (lambda r: ((r / "run.json").unlink(), (r / "run.json").mkdir()), "is a directory"),
+    "run-json-deep": (lambda r: (r / "run.json").write_text("[" * 100000 + "]" * 100000), "nested too deeply"),
+    "run-json-other-format": (_run_json(lambda d: {**d, "format": "x/2"}), "format = \"x/2\""),
+    "run-json-no-config": (_run_json(lambda d: {k: v for k, v in d.items() if k != "config"}), "config: missing"),
+    "run-json-config-string": (_run_json(lambda d: {**d, "config": "e2e"}), "run.json.config"),
+    "run-json-spec-hash-number": (_run_json(lambda d: {**d, "spec_hash": 5}), "spec_hash = 5"),
+    "run-json-dataset-hash-short": (_run_json(lambda d: {**d, "dataset_hash": "abc"}), "dataset_hash"),
+    "run-json-status-missing": (_run_json(lambda d: {k: v for k, v in d.items() if k != "status"}), "status: missing"),
+    "run-config-seed-string": (_config(seed="0"), "config.seed"),
+    "run-config-batch-float": (_config(batch_size=8.0), "config.batch_size"),
+    "run-config-steps-bool": (_config(steps=True), "config.steps"),
+    "run-config-unknown-key": (_config(learning_rate=1.0), "config.learning_rate: unknown key"),
+    "run-config-mode-missing": (_drop_config("mode"), "config.mode: missing"),
+    "run-config-mode-unknown": (_config(mode="magic"), "config: --mode 'magic'"),
+    "run-config-batch-zero": (_config(batch_size=0), "config: --batch-size 0"),
+    "history-garbage": (lambda r: (r / "history.json").write_text("[{"), "history.json is not valid JSON"),
+    "history-object": (lambda r: (r / "history.json").write_text("{}"), "expected a list of epochs"),
+    "history-epoch-missing": (lambda r: (r / "history.json").write_text('[{"stage_index": 0}]'), "[0].epoch: missing"),
+    "history-epoch-negative": (lambda r: (r / "history.json").write_text('[{"stage_index": 0, "epoch": -1}]'),
+                               "[0].epoch = -1"),
+    "history-a-directory": (lambda r: ((r / "history.json").unlink(), (r / "history.json").mkdir()), "is a directory"),
+    "ckpt-last-state-garbage": (lambda r: (r / "ckpt" / "last" / "checkpoint").write_text("{{{"),
+                                "ckpt/last has no readable checkpoint"),
+    "ckpt-last-index-gone": (lambda r: next((r / "ckpt" / "last").glob("*.index")).unlink(),
+                             "ckpt/last has no readable checkpoint"),
+    "ckpt-last-data-flipped": (lambda r: _flip_data(r / "ckpt" / "last"), "ckpt/last is damaged"),
+    "ckpt-best-data-truncated": (lambda r: next((r / "ckpt" / "best").glob("*.data-*")).write_bytes(b"x"),
+                                 "ckpt/best is damaged"),
+    "ckpt-best-a-file": (lambda r: (shutil.rmtree(r / "ckpt" / "best"), (r / "ckpt" / "best").write_text("x")),
+                         "ckpt/best is not a directory"),
+}
+for _name, (_edit, _frag) in _RUN_EDITS.items():
+    CASES[f"train-resume-{_name}"] = (_run_case(_edit), _frag)
+for _name in ("run-json-garbage", "run-json-list", "run-json-no-config", "run-config-seed-string",
+              "run-config-unknown-key", "run-json-dataset-hash-short"):
+    CASES[f"export-{_name}"] = (_run_case(_RUN_EDITS[_name][0], "export", "trained"), _RUN_EDITS[_name][1])
+
+CASES.update({
+    "export-not-finished": (_run_case(lambda r: None, "export", "started"), "has not finished training"),
+    "export-model-missing": (_run_case(lambda r: shutil.rmtree(r / "model"), "export", "trained"),
+                             "model/weights.index is missing"),
+    "export-model-a-file": (_run_case(lambda r: (shutil.rmtree(r / "model"), (r / "model").write_text("x")),
+                                      "export", "trained"), "model/weights.index is missing"),
+    "export-model-data-flipped": (_run_case(lambda r: _flip_data(r / "model"), "export", "trained"),
+                                  "model/weights is damaged"),
+    "export-model-index-garbage": (_run_case(lambda r: (r / "model" / "weights.index").write_bytes(b"junk"),
+                                             "export", "trained"), "model/weights is damaged"),
+    "export-spec-copy-edited": (_run_case(lambda r: (r / "spec.yaml").write_text(
+        (r / "spec.yaml").read_text().replace("clock_mhz: 360", "clock_mhz: 240")), "export", "trained"),
+        "the run directory was edited"),
+    "export-spec-copy-garbage": (_run_case(lambda r: (r / "spec.yaml").write_text("name: [x"), "export", "trained"),
+                                 "spec.yaml"),
+})
+case("export-run-missing", "not a directory")(lambda tmp: ["export", "--run", str(tmp / "none"), "--out", str(tmp / "b")])
+case("export-not-a-run", "run.json is missing")(lambda tmp: ["export", "--run", str(tmp), "--out", str(tmp / "b")])
+
+
+@case("train-out-is-a-file", "--out")
+def _(tmp):
+    (tmp / "f").write_text("x")
+    return ["train", "--data", str(micro_dataset(tmp)), "--out", str(tmp / "f"), *TRAIN_ARGS]
+
+
+
 # --------------------------------------------------------------------------- the test
 
 
@@ -541,6 +847,8 @@ def test_there_are_at_least_100_cases_over_every_command():
 @pytest.mark.parametrize("argv", [["bundle", "random", "--seed", "-1", "--out", "x"], ["spec", "validate", "/"],
                                   ["build", "--seed", "-2"], ["data", "generate", "--preset", "tiny", "--out", "x",
                                                                "--workers", "0"],
+                                  ["data", "generate", "--preset", "tiny", "--out", "x", "--seed", "-1"],
+                                  ["crosscheck-hls4ml", "--bundle", "b", "--out", "o", "--seed", "-1"],
                                   ["emulate", "--bundle", "b", "--data", "d", "--out", "o", "--batch-size", "0"]])
 def test_click_usage_errors_keep_clicks_format(argv):
     result = run(argv)
@@ -558,6 +866,23 @@ def test_positive_controls(tmp_path):
     from codesign.data.card import read_card
 
     assert read_card(write_card(tmp_path))["seed"] == 0
+
+
+def test_positive_controls_of_datasets_and_runs(tmp_path):
+    """The micro dataset verifies and reads with frozen pile-up; the hand-made run passes every run check."""
+    from codesign.data.reader import Dataset
+    from codesign.train.rundir import RunDir
+
+    run_dir = good_run(tmp_path, "trained")
+    res = run(["data", "verify", str(tmp_path / "micro")])
+    assert res.exit_code == 0, res.output
+    ds = Dataset(tmp_path / "micro")
+    assert min(ds.count(s) for s in ("train", "val", "test")) > 0 and ds.signal_processes and ds.background_processes
+    assert next(ds.batches("test", 4, pileup="frozen"))["image"].shape == (4, 2, 50, 64)
+    rd = RunDir(run_dir)
+    assert rd.config().batch_size == 8
+    rd.check_resume()
+    rd.check_model()
 
 
 def test_build_directory_works_from_another_working_directory(tmp_path, monkeypatch):

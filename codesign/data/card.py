@@ -13,6 +13,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from codesign.data.detector import N_LAYERS
 from codesign.errors import InputError
 from emulation.jsoncheck import get, inside, read_json, shown
 
@@ -74,6 +75,9 @@ def check_card(card: dict[str, Any], directory: Path) -> None:
     get(g, "eta_bins", "int", f"{where}: geometry", lo=1)
     get(g, "phi_bins", "int", f"{where}: geometry", lo=1)
     get(g, "eta_max", "number", f"{where}: geometry", lo=0)
+    layers = get(g, "layers", "list", f"{where}: geometry")
+    if len(layers) != N_LAYERS or not all(isinstance(x, str) for x in layers):
+        raise InputError(f"{where}: geometry.layers = {shown(layers)}: expected {N_LAYERS} layer names")
     get(card, "seed", "count", where)
     pileup = get(card, "pileup", "dict", where)
     get(pileup, "mu", "number", f"{where}: pileup", lo=0)

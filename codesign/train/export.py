@@ -60,6 +60,8 @@ def emulator_trigger_values(bundle: FirmwareBundle, ds: Dataset, split: str,
 def export_run(run_dir: str | Path, out: str | Path, data: str | Path | None = None) -> ExportResult:
     """Write the bundle of a finished run to `out` (atomically) and return it with its thresholds."""
     run = RunDir(Path(run_dir))
+    run.config()
+    run.check_model()
     model, config, spec, derived = load_trained(run)
     ds = open_dataset(data if data is not None else config.data, spec)
     want = run.read()["dataset_hash"]

@@ -11,6 +11,7 @@ RUN/tensorboard   TensorBoard scalars;  RUN/bundle, RUN/metrics.json, RUN/plots 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from dataclasses import dataclass
@@ -22,8 +23,12 @@ from codesign.derived import DerivedParams, derive
 from codesign.errors import InputError
 from codesign.spec import Spec, load_spec
 from codesign.train.config import TrainConfig
+from emulation.jsoncheck import get, read_json, shown
 
 RUN_FORMAT = "codesign-train-run/1"
+# run.json's config: the jsoncheck kind of each TrainConfig field type, and whether null is allowed
+_FIELD_KINDS = {"str": ("str", False), "int": ("int", False), "int | None": ("int", True),
+                "float": ("number", False), "bool": ("bool", False)}
 
 
 def write_json(path: Path, obj: Any) -> None:
@@ -49,22 +54,95 @@ class RunDir:
         return self.root.joinpath(*parts)
 
     def read(self) -> dict[str, Any]:
-        """run.json of a training run; one-line error when `root` is not one."""
-        try:
-            doc = json.loads(self.run_json.read_text())
-        except FileNotFoundError:
-            raise InputError(f"run {str(self.root)!r}: run.json is missing (not a codesign train run directory)") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise InputError(f"run {str(self.root)!r}: run.json is malformed ({exc.__class__.__name__})") from None
+        """run.json of a training run, checked key by key; one-line error when `root` is not one."""
+        if not self.root.is_dir():
+            raise InputError(f"run {str(self.root)!r}: not a directory (expected a codesign train run directory)")
+        if not self.run_json.exists() and not self.run_json.is_symlink():
+            raise InputError(f"run {str(self.root)!r}: run.json is missing (not a codesign train run directory)")
+        doc = read_json(self.run_json, f"run {str(self.root)!r}")
+        where = f"run {self.run_json}"
         if not isinstance(doc, dict) or doc.get("format") != RUN_FORMAT:
-            raise InputError(f"run {str(self.root)!r}: run.json is not a {RUN_FORMAT} document")
+            found = shown(doc.get("format") if isinstance(doc, dict) else doc)
+            raise InputError(f"{where}: format = {found}; expected a {RUN_FORMAT} document")
+        get(doc, "config", "dict", where)
+        for key, kind in (("spec_name", "str"), ("spec_hash", "hex"), ("dataset_hash", "hex"), ("status", "str")):
+            get(doc, key, kind, where)
         return doc
 
     def config(self) -> TrainConfig:
+        """The run's TrainConfig from run.json, every field checked against its type."""
+        where = f"run {self.run_json}: config"
+        obj = self.read()["config"]
+        fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+        for key in obj:
+            if key not in fields:
+                raise InputError(f"{where}.{str(key)[:40]}: unknown key; expected one of {', '.join(fields)}")
+        for name, f in fields.items():
+            kind, optional = _FIELD_KINDS.get(str(f.type), (None, False))
+            if name not in obj and f.default is dataclasses.MISSING:
+                raise InputError(f"{where}.{name}: missing")
+            if kind is not None and name in obj:
+                get(obj, name, kind, where, optional=optional)
         try:
-            return TrainConfig.from_json(self.read()["config"])
-        except (KeyError, TypeError) as exc:
-            raise InputError(f"run {str(self.root)!r}: run.json has a malformed config ({exc})") from None
+            return TrainConfig.from_json(obj)
+        except InputError as exc:
+            raise InputError(f"{where}: {exc}") from None
+
+    def check_resume(self) -> None:
+        """The resume state of an existing run (history.json, ckpt/last, ckpt/best) is readable and well-formed."""
+        history = self.path("history.json")
+        if history.exists() or history.is_symlink():
+            entries = read_json(history, f"run {str(self.root)!r}")
+            where = f"run {history}"
+            if not isinstance(entries, list):
+                raise InputError(f"{where} = {shown(entries)}: expected a list of epochs")
+            for i, entry in enumerate(entries):
+                get(entry, "stage_index", "count", f"{where}[{i}]")
+                get(entry, "epoch", "count", f"{where}[{i}]")
+        for name in ("last", "best"):
+            folder = self.path("ckpt", name)
+            if not folder.exists() and not folder.is_symlink():
+                continue
+            if not folder.is_dir():
+                raise InputError(f"run {str(self.root)!r}: ckpt/{name} is not a directory; expected a checkpoint "
+                                 f"directory of codesign train (delete {self.path('ckpt')} to start the run over)")
+            import tensorflow as tf
+
+            try:
+                prefix = tf.train.latest_checkpoint(str(folder))
+            except (ValueError, TypeError, OSError, tf.errors.OpError):
+                prefix = None
+            if prefix is None:
+                if not any(folder.iterdir()):
+                    continue
+                raise InputError(f"run {str(self.root)!r}: ckpt/{name} has no readable checkpoint (its "
+                                 f"'checkpoint' file is missing, damaged or names missing files); delete "
+                                 f"{self.path('ckpt')} to start the run over")
+            self._check_checkpoint(Path(prefix), f"ckpt/{name}", f"delete {self.path('ckpt')} to start the run over")
+
+    def check_model(self) -> None:
+        """A finished run's final weights (RUN/model/weights) are there and every tensor reads back."""
+        if self.read()["status"] != "trained":
+            return  # load_trained says the run has not finished
+        model = self.path("model")
+        if not model.is_dir() or not self.path("model", "weights.index").is_file():
+            raise InputError(f"run {str(self.root)!r}: model/weights.index is missing; expected the final weights "
+                             f"of a finished run (rerun codesign train with the same settings)")
+        self._check_checkpoint(self.path("model", "weights"), "model/weights",
+                               "rerun codesign train with the same settings into another --out")
+
+    def _check_checkpoint(self, prefix: Path, what: str, remedy: str) -> None:
+        """Read every tensor of the TensorFlow checkpoint at `prefix` (index, data files, checksums)."""
+        import tensorflow as tf
+
+        try:
+            reader = tf.train.load_checkpoint(str(prefix))
+            for name in reader.get_variable_to_shape_map():
+                reader.get_tensor(name)
+        except (ValueError, TypeError, IndexError, OSError, tf.errors.OpError) as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            raise InputError(f"run {str(self.root)!r}: {what} is damaged ({first}); expected a checkpoint "
+                             f"written by codesign train: {remedy}") from None
 
     def spec(self) -> tuple[Spec, DerivedParams]:
         """The spec the run was trained under (its copy), checked against the recorded hash."""
@@ -79,8 +157,10 @@ class RunDir:
         """Create the run directory, or check that an existing one was started with the same settings."""
         doc = {"format": RUN_FORMAT, "config": config.to_json(), "spec_name": spec.name,
                "spec_hash": spec.spec_hash(), "dataset_hash": dataset_hash, "codesign_version": __version__}
-        if self.run_json.exists():
+        if self.run_json.exists() or self.run_json.is_symlink():
             old = self.read()
+            self.config()
+            self.check_resume()
             if old.get("spec_hash") != doc["spec_hash"]:
                 raise InputError(f"run {str(self.root)!r} was trained under spec {old.get('spec_name')!r} "
                                  f"(hash {str(old.get('spec_hash'))[:12]}), not {spec.name!r} "

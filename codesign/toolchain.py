@@ -6,7 +6,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 from codesign.errors import InputError
@@ -66,9 +65,10 @@ CXXFLAGS = ("-std=c++14", "-O2", "-w", "-fno-exceptions")
 
 
 def compile_cpp(sources: list[Path], out: Path, include_dirs: list[Path]) -> None:
-    """Compile and link C++ sources against the ap_types headers; a compiler error is reported with its first lines."""
+    """Compile and link C++ sources against the ap_types headers into `out`; the compiler's output goes to
+    OUT.log, and a failure is `ToolFailed` with that log's last lines and its path."""
+    from codesign.toolfail import run_tool
+
     cmd = [cxx(), *CXXFLAGS, *[f"-I{d}" for d in [ap_types_dir(), *include_dirs]], *map(str, sources), "-o", str(out)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        first = "\n".join(proc.stderr.strip().splitlines()[:20])
-        raise RuntimeError(f"C++ compilation failed ({' '.join(cmd)}):\n{first}")
+    out = Path(out)
+    run_tool(cmd, out.with_name(f"{out.name}.log"), f"C++ compilation of {', '.join(Path(s).name for s in sources)}")

@@ -1,12 +1,19 @@
-"""An external tool's failure shows its own last lines and where its full log is (yosys on broken Verilog)."""
+"""An external tool's failure shows its own last lines and where its full log is: yosys, g++, the C
+simulation, Icarus and Verilator on broken input."""
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 import pytest
 
 from codesign.build.steps import CheckFailed
+from codesign.hls.csim import run_csim
+from codesign.rtl.sim import build_model, missing_simulator
 from codesign.rtl.yosys import synth_block, yosys_exe
-from codesign.toolfail import log_tail, tool_failed
+from codesign.toolchain import compile_cpp, missing_tool
+from codesign.toolfail import ToolFailed, log_tail, tool_failed
 from helpers import require_tool
 
 
@@ -31,3 +38,43 @@ def test_yosys_failure_shows_its_error(tmp_path):
     assert "yosys synthesis of top failed" in text
     assert str(tmp_path / "out" / "top.log") in text
     assert "ERROR" in text or "syntax error" in text
+
+
+def _assert_shows_log(exc: BaseException, log: Path, *needles: str) -> None:
+    """A `FAILED:` one-liner would hide the tool's reason: the log's path and its own last lines are shown."""
+    text = str(exc)
+    assert isinstance(exc, ToolFailed) and exc.exit_code == 1
+    assert f"(full log: {log})" in text and log.is_file(), text
+    assert any(n in text for n in needles), text
+    assert any(n in log.read_text() for n in needles)
+
+
+def test_gxx_failure_shows_its_error(tmp_path):
+    require_tool(missing_tool(os.environ.get("CXX", "g++")) is None, "g++ not installed")
+    src = tmp_path / "bad.cpp"
+    src.write_text("int main() { return undeclared_name_xyz; }\n")
+    with pytest.raises(ToolFailed) as info:
+        compile_cpp([src], tmp_path / "bad", [])
+    assert "C++ compilation of bad.cpp failed" in str(info.value)
+    _assert_shows_log(info.value, tmp_path / "bad.log", "undeclared_name_xyz")
+
+
+def test_c_simulation_crash_shows_its_output(tmp_path):
+    exe = tmp_path / "tb"
+    exe.write_text("#!/bin/sh\necho 'reading events'\necho 'assertion failed: beat 7' >&2\nexit 3\n")
+    exe.chmod(0o755)
+    with pytest.raises(ToolFailed) as info:
+        run_csim(exe, tmp_path / "events.txt", tmp_path / "out")
+    assert "the C simulation failed (exit code 3)" in str(info.value)
+    _assert_shows_log(info.value, tmp_path / "out" / "csim.log", "assertion failed: beat 7")
+
+
+@pytest.mark.parametrize("sim", ["icarus", "verilator"])
+def test_simulator_build_failure_shows_its_error(tmp_path, sim):
+    require_tool(missing_simulator(sim) is None, f"{sim} not installed")
+    src = tmp_path / "bad.v"
+    src.write_text("module top(input a, output b);\n  assign b = a +;\nendmodule\n")
+    with pytest.raises(ToolFailed) as info:
+        build_model(sim, [src], "top", tmp_path / "build")
+    assert f"{sim} build of top failed" in str(info.value)
+    _assert_shows_log(info.value, tmp_path / "build" / "build.log", "syntax error", "bad.v:2")

@@ -18,6 +18,7 @@ import numpy as np
 
 from codesign.hls.project import EVENTS_FILE
 from codesign.toolchain import CXXFLAGS, ap_types_dir, cxx
+from codesign.toolfail import run_tool, tool_failed, write_log
 
 SOURCES = ("firmware/trigger_top.cpp", "firmware/parameters.cpp", "tb/csim_tb.cpp")
 EXE = "csim_tb"
@@ -25,7 +26,7 @@ MISMATCH_LIMIT = 20  # mismatches listed per output (all are counted)
 
 
 class CsimError(RuntimeError):
-    """The C simulation could not be built or run (a compiler error, a crash, missing output)."""
+    """The C simulation's output is missing or malformed (a failed compiler or run is `ToolFailed`, with its log)."""
 
 
 @dataclass(frozen=True)
@@ -63,18 +64,18 @@ def compile_csim(project: Path, work: Path, cache: Path | None = None) -> Path:
                                                          text=True)))
     failed = None
     for cmd, tmp, obj, proc in jobs:
-        _, err = proc.communicate()
+        out, err = proc.communicate()
         if proc.returncode != 0:
-            failed = failed or f"C++ compilation failed ({' '.join(cmd)}):\n" + "\n".join(err.strip().splitlines()[:20])
+            log = write_log(work / f"{obj.stem}.compile.log", cmd, out, err)
+            failed = failed or tool_failed(f"C++ compilation of {Path(cmd[-3]).name} failed (exit code "
+                                           f"{proc.returncode})", log)
             tmp.unlink(missing_ok=True)
         else:
             os.replace(tmp, obj)
     if failed:
-        raise CsimError(failed)
+        raise failed
     exe = work / EXE
-    proc = subprocess.run([cxx(), *map(str, objects), "-o", str(exe)], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise CsimError(f"linking the C simulation failed:\n{proc.stderr.strip()[:2000]}")
+    run_tool([cxx(), *map(str, objects), "-o", str(exe)], work / "link.log", "linking the C simulation")
     return exe
 
 
@@ -82,9 +83,7 @@ def run_csim(exe: Path, events_file: Path, out_dir: Path) -> None:
     """Run the testbench on an events file, writing one <output>.dat per output into out_dir."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run([str(exe), str(events_file), str(out_dir)], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise CsimError(f"C simulation exited with code {proc.returncode}: {proc.stderr.strip()[:2000]}")
+    run_tool([str(exe), str(events_file), str(out_dir)], out_dir / "csim.log", "the C simulation")
 
 
 def read_outputs(out_dir: Path, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:

@@ -23,6 +23,7 @@ import numpy as np
 from codesign.errors import InputError
 from codesign.paths import FIRMWARE_DIR
 from codesign.toolchain import missing_tool
+from codesign.toolfail import tool_failed
 
 SIMULATORS = ("verilator", "icarus")
 # What each simulator's flow runs: Verilator (a perl script) compiles its model with make and g++.
@@ -133,8 +134,7 @@ def build_model(sim: str, sources: list[Path], top: str, build_dir: Path) -> flo
                          build_args=BUILD_ARGS[sim], timescale=("1ns", "1ps"), always=True,
                          log_file=str(build_dir / "build.log"))
         except (RuntimeError, SystemExit) as exc:
-            log = (build_dir / "build.log").read_text(errors="replace").strip().splitlines()[-15:]
-            raise RuntimeError(f"{sim} build of {top} failed ({exc}):\n" + "\n".join(log)) from None
+            raise tool_failed(f"{sim} build of {top} failed ({str(exc)[:200]})", build_dir / "build.log") from None
     marker.write_text(json.dumps(stamp, sort_keys=True) + "\n")
     return time.perf_counter() - t0
 
@@ -172,8 +172,7 @@ def run_testbench(sim: str, build_dir: Path, top: str, tb_dir: Path, mode: str, 
             pass  # a failed test; the files below say why
     sim_s = time.perf_counter() - t0
     if not (tb_dir / "mismatches.json").exists():
-        log = (tb_dir / "sim.log").read_text(errors="replace").strip().splitlines()[-20:]
-        raise RuntimeError(f"{sim} simulation of {top} ({mode}) ended without results:\n" + "\n".join(log))
+        raise tool_failed(f"{sim} simulation of {top} ({mode}) ended without results", tb_dir / "sim.log")
     mismatches = json.loads((tb_dir / "mismatches.json").read_text())
     lat = json.loads((tb_dir / "latency.json").read_text())
     return TbResult(passed=not mismatches, mismatches=mismatches, latency=lat["blocks"], cycles=lat["cycles_run"],

@@ -19,6 +19,7 @@ from codesign.rtl.plan import RtlPlan
 from codesign.rtl.sim import require_simulator, sources_hash, tool_env
 from codesign.rtl.stream import image_beats
 from codesign.rtl.verilog import environment
+from codesign.toolfail import run_tool, tool_failed, write_log
 from emulation.atomic import write_text
 from emulation.bundle import FirmwareBundle
 from emulation.chain import run_chain
@@ -57,9 +58,7 @@ def build_soak(plan: RtlPlan, sources: list[Path], build_dir: Path, max_events: 
     cmd = ["verilator", *SOAK_ARGS, "-Mdir", str(build_dir / "obj"), "--top-module", "tb_soak", "-o", "tb_soak",
            "-j", "2", *map(str, sources), str(tb)]
     with tool_env():
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError("verilator soak build failed:\n" + "\n".join(proc.stderr.strip().splitlines()[-15:]))
+        run_tool(cmd, build_dir / "build.log", "verilator build of the soak testbench")
     stamp.write_text(digest)
     return exe
 
@@ -100,8 +99,8 @@ def run_chunk(exe: Path, plan: RtlPlan, bundle: FirmwareBundle, et_raw: np.ndarr
     proc = subprocess.run([str(exe), f"+events={n}", f"+stim={stim}", f"+out={out}"], capture_output=True, text=True)
     wall = time.perf_counter() - t0
     if proc.returncode != 0 or not out.exists():
-        raise RuntimeError(f"soak simulation failed (exit {proc.returncode}): "
-                           f"{proc.stdout[-500:]} {proc.stderr[-500:]}")
+        log = write_log(work / "sim.log", proc.args, proc.stdout, proc.stderr)
+        raise tool_failed(f"soak simulation failed (exit code {proc.returncode})", log)
     got = _parse(out, plan.clusterer.n_out)
     expected = {k: ref[k] for k in ("cluster_pt", "cluster_ieta", "cluster_iphi", "n_clusters", "pt_calib", "pt1",
                                     "pt4", "pass_pt1", "pass_pt4", "sorted_pt")}

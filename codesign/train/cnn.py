@@ -49,6 +49,8 @@ class CnnTypes(NamedTuple):
 
 # Events per group in forward-only passes of the CNN: their activations stay in cache.
 CHUNK_EVENTS = 16
+# Narrower dense outputs (dense 3: one per layer) are computed as products with this many columns.
+MIN_COLUMNS = 16
 
 
 def tap_sums(x: tf.Tensor) -> tf.Tensor:
@@ -98,6 +100,9 @@ def dense_accumulator(layer: QDense, x: tf.Tensor, dtype: tf.DType) -> tf.Tensor
     """x (P, in) @ quantised kernel + quantised bias in `dtype`: the exact accumulator where `dtype` is exact."""
     w = tf.cast(layer.kernel_quantizer_internal(layer.kernel), dtype)
     b = tf.cast(layer.bias_quantizer_internal(layer.bias), dtype)
+    units = w.shape[1]
+    if units < MIN_COLUMNS:  # a narrow product runs (forward and backward) faster padded with zero columns
+        return tf.linalg.matmul(tf.cast(x, dtype), tf.pad(w, [[0, 0], [0, MIN_COLUMNS - units]]))[:, :units] + b
     return tf.linalg.matmul(tf.cast(x, dtype), w) + b
 
 

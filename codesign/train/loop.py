@@ -109,7 +109,7 @@ class Trainer:
             for i, batch in enumerate(it):
                 if limit is not None and i >= limit:
                     return
-                yield Batch.of(batch)
+                yield Batch.of(batch, cfg.batch_size)
 
         return prefetch(batches(), depth=2)
 
@@ -119,7 +119,7 @@ class Trainer:
 
     def _signature(self) -> list[Batch]:
         d = self.derived
-        return [Batch.signature((d.n_layers, d.eta_bins, d.phi_bins), self._max_jets())]
+        return [Batch.signature(self.config.batch_size, (d.n_layers, d.eta_bins, d.phi_bins), self._max_jets())]
 
     def _functions(self, objective: Objective, stage: str, optimizer: tf.keras.optimizers.Optimizer):
         """(train_step(batch, types), eval_step(batch, types)): one compiled function per CnnTypes.
@@ -198,7 +198,7 @@ class Trainer:
         n = 0
         for b in batches:
             parts = step(b)
-            size = int(b.label.shape[0])
+            size = b.events
             for k, v in parts.items():
                 sums[k] = sums.get(k, 0.0) + float(v) * size
             n += size

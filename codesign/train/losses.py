@@ -29,10 +29,16 @@ def weighted_bce(logit: tf.Tensor, label: tf.Tensor, omega: tf.Tensor) -> tf.Ten
     return tf.reduce_sum(omega * tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=logit))
 
 
-def pixel_mse(pred: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
-    """Mean over every pixel of the batch of (pred - target)^2."""
-    count = global_sum(tf.cast(tf.size(pred), DTYPE))
-    return tf.math.divide_no_nan(tf.reduce_sum(tf.square(tf.cast(pred, DTYPE) - tf.cast(target, DTYPE))), count)
+def pixel_count(pred: tf.Tensor, present: tf.Tensor) -> tf.Tensor:
+    """Pixels of the batch's real events (padding events, present = 0, are empty and not counted)."""
+    per_event = tf.cast(tf.size(pred) // tf.maximum(tf.shape(pred)[0], 1), DTYPE)
+    return global_sum(tf.reduce_sum(tf.cast(present, DTYPE)) * per_event)
+
+
+def pixel_mse(pred: tf.Tensor, target: tf.Tensor, present: tf.Tensor) -> tf.Tensor:
+    """Mean over every pixel of the batch's real events of (pred - target)^2 (padding events add 0)."""
+    squares = tf.reduce_sum(tf.square(tf.cast(pred, DTYPE) - tf.cast(target, DTYPE)))
+    return tf.math.divide_no_nan(squares, pixel_count(pred, present))
 
 
 def matched_pairs(reco_eta: tf.Tensor, reco_phi: tf.Tensor, reco_valid: tf.Tensor, jets: tf.Tensor,

@@ -12,8 +12,9 @@ from typing import NamedTuple
 import numpy as np
 
 from codesign.train.config import HYPER
-from codesign.train.distribute import global_sum, replica_count
-from codesign.train.losses import calibration_distance, event_weights, matched_pairs, pixel_mse, weighted_bce
+from codesign.train.distribute import replica_count
+from codesign.train.losses import (calibration_distance, event_weights, matched_pairs, pixel_count, pixel_mse,
+                                   weighted_bce)
 from codesign.train.cnn import CHUNK_EVENTS, CnnTypes
 from codesign.train.model import GROUPS, TriggerChain
 from codesign.train.tf_setup import DTYPE, tf
@@ -31,17 +32,34 @@ class Batch(NamedTuple):
     n_jets: tf.Tensor  # (B,)
     label: tf.Tensor  # (B,) 1 = signal
     weight: tf.Tensor  # (B,) generator weight
+    present: tf.Tensor  # (B,) 1 for an event, 0 for padding
 
     @classmethod
-    def of(cls, batch: dict[str, np.ndarray]) -> "Batch":
-        return cls(*(tf.convert_to_tensor(batch[k]) for k in BATCH_KEYS))
+    def of(cls, batch: dict[str, np.ndarray], size: int | None = None) -> "Batch":
+        """The loader's batch, padded to `size` events with empty background events of weight 0.
+
+        Padding adds nothing to any loss (no energy, no weight, no pixels counted), and every
+        step then has one shape, so XLA compiles it once.
+        """
+        n = len(batch["label"])
+        pad = max(0, (size or n) - n)
+        arrays = [np.concatenate([batch[k], np.zeros((pad, *batch[k].shape[1:]), batch[k].dtype)]) if pad else batch[k]
+                  for k in BATCH_KEYS]
+        present = np.concatenate([np.ones(n, np.float32), np.zeros(pad, np.float32)])
+        return cls(*(tf.convert_to_tensor(a) for a in arrays), tf.convert_to_tensor(present))
+
+    @property
+    def events(self) -> int:
+        """Real (not padding) events."""
+        return int(np.sum(self.present.numpy()))
 
     @staticmethod
-    def signature(geometry: tuple[int, int, int], max_jets: int) -> "Batch":
-        """TensorSpecs with a free batch size (one trace for every batch, the short last one included)."""
-        image = tf.TensorSpec((None, *geometry), tf.float32)
-        return Batch(image, image, tf.TensorSpec((None, max_jets, 4), tf.float32), tf.TensorSpec((None,), tf.int32),
-                     tf.TensorSpec((None,), tf.int8), tf.TensorSpec((None,), tf.float32))
+    def signature(size: int, geometry: tuple[int, int, int], max_jets: int) -> "Batch":
+        """TensorSpecs of a batch of `size` events (padded: one shape, one compilation)."""
+        image = tf.TensorSpec((size, *geometry), tf.float32)
+        return Batch(image, image, tf.TensorSpec((size, max_jets, 4), tf.float32), tf.TensorSpec((size,), tf.int32),
+                     tf.TensorSpec((size,), tf.int8), tf.TensorSpec((size,), tf.float32),
+                     tf.TensorSpec((size,), tf.float32))
 
 
 class Objective:
@@ -80,7 +98,7 @@ class Objective:
         activations of one group staying in cache); the same sums as one pass over the batch."""
         m = self.model
         target = tf.reduce_sum(b.image_mu0, axis=1)
-        count = global_sum(tf.cast(tf.size(target), DTYPE))
+        count = pixel_count(target, b.present)
         chunk = CHUNK_EVENTS
         n = tf.shape(target)[0]
         pad = [[0, (-n) % chunk], [0, 0], [0, 0]]  # empty events add nothing: E_pred = target = 0
@@ -109,11 +127,11 @@ class Objective:
         share = 1.0 / replica_count()
         if stage == "quantiser":
             et_dec, _ = m.quantise_raw(m.raw_input(b.image), soft)
-            parts = {"mse": pixel_mse(et_dec, tf.transpose(b.image, [0, 2, 3, 1])),
+            parts = {"mse": pixel_mse(et_dec, tf.transpose(b.image, [0, 2, 3, 1]), b.present),
                      "smoothness": m.regularisers() * share}
         elif stage == "cnn":
             e_pred, _ = m.denoiser(frozen["et_dec"], types)
-            parts = {"mse": pixel_mse(e_pred, tf.reduce_sum(b.image_mu0, axis=1))}
+            parts = {"mse": pixel_mse(e_pred, tf.reduce_sum(b.image_mu0, axis=1), b.present)}
         else:
             omega = event_weights(b.label, b.weight)
             clusters = {k: frozen[k] for k in ("cluster_pt", "cluster_ieta", "cluster_iphi", "valid")}

@@ -50,11 +50,14 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def _start(tmp_path: Path) -> tuple[subprocess.Popen, list[int]]:
-    script = tmp_path / "parent.py"
-    script.write_text(PARENT)
+def _start(tmp_path: Path, argv: list[str] | None = None) -> tuple[subprocess.Popen, list[int]]:
+    """Start the parent (PARENT, or `argv`) in its own session; returns it and its two workers once they run."""
+    if argv is None:
+        script = tmp_path / "parent.py"
+        script.write_text(PARENT)
+        argv = [sys.executable, str(script)]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True,
+    proc = subprocess.Popen(argv, cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -99,3 +102,45 @@ def test_ctrl_c_gives_one_line_and_stops_the_workers(tmp_path):
     assert proc.returncode == 130, err
     assert err.strip().splitlines() == ["interrupted"], err
     assert _gone(workers, 5.0)
+
+
+# `codesign data generate --workers 2` itself: the tiny preset keeps two workers busy for several seconds
+GENERATE = [sys.executable, "-c", "from codesign.cli import main; main()", "data", "generate", "--preset", "tiny",
+            "--workers", "2", "--out", "d"]
+
+
+def _kill_leftovers(pids: list[int]) -> None:
+    for w in pids:
+        if _alive(w):
+            os.kill(w, signal.SIGKILL)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_sigkill_of_data_generate_leaves_no_worker_writing_shards(tmp_path):
+    proc, workers = _start(tmp_path, GENERATE)
+    time.sleep(0.5)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    try:
+        assert _gone(workers), f"workers {workers} of data generate outlived it"
+        shards = sorted((tmp_path / "d").glob("*.h5*"))
+        time.sleep(1.0)
+        assert sorted((tmp_path / "d").glob("*.h5*")) == shards, "shards were written after the kill"
+    finally:
+        _kill_leftovers(workers)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_ctrl_c_of_data_generate_gives_one_line(tmp_path):
+    proc, workers = _start(tmp_path, GENERATE)
+    time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 130, err
+        lines = [ln.strip() for ln in err.replace("\r", "\n").splitlines() if ln.strip()]
+        assert lines[-1] == "interrupted", err  # before it, only the progress bar
+        assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+        assert _gone(workers, 5.0)
+    finally:
+        _kill_leftovers(workers)

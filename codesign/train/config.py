@@ -22,8 +22,8 @@ class Schedule:
 
 # The paper trains 1000 epochs of its 360,000 training events (batch 128: 2,812.5 steps each) with
 # the rate halved every 250 epochs. "small" is 100 epochs of the small dataset (72,000 training
-# events, 562.5 steps each), "smoke" about 14 epochs of the smoke dataset (5,600); each halves 4 times.
-PRESETS = {"smoke": Schedule(600, 150), "small": Schedule(56_250, 14_063), "paper": Schedule(2_812_500, 703_125)}
+# events, 562.5 steps each), "smoke" about 7 epochs of the smoke dataset (5,600); each halves 4 times.
+PRESETS = {"smoke": Schedule(300, 75), "small": Schedule(56_250, 14_063), "paper": Schedule(2_812_500, 703_125)}
 
 
 @dataclass(frozen=True)

@@ -222,7 +222,9 @@ class Trainer:
             for s, opt in optimizers.items():
                 opt.build(objective.variables(s))
         position = {"stage": tf.Variable(0, dtype=tf.int64), "epoch": tf.Variable(0, dtype=tf.int64),
-                    "best": tf.Variable(math.inf, dtype=DTYPE), "stale": tf.Variable(0, dtype=tf.int64)}
+                    "best": tf.Variable(math.inf, dtype=DTYPE), "stale": tf.Variable(0, dtype=tf.int64),
+                    "steps": tf.Variable(sched.steps, dtype=tf.int64),
+                    "halving_steps": tf.Variable(sched.halving_steps, dtype=tf.int64)}
         last = tf.train.CheckpointManager(tf.train.Checkpoint(model=self.model, **optimizers, **position),
                                           str(run.path("ckpt", "last")), max_to_keep=1)
         best = tf.train.CheckpointManager(tf.train.Checkpoint(model=self.model), str(run.path("ckpt", "best")),
@@ -231,6 +233,11 @@ class Trainer:
         history: list[dict] = []
         if last.latest_checkpoint:
             last.checkpoint.restore(last.latest_checkpoint).assert_existing_objects_matched()
+            started = (int(position["steps"].numpy()), int(position["halving_steps"].numpy()))
+            if started != (sched.steps, sched.halving_steps):
+                raise InputError(f"run {str(run.root)!r} was started with {started[0]} steps per stage, the rate "
+                                 f"halved every {started[1]}; the same settings now give {sched.steps} and "
+                                 f"{sched.halving_steps} (the preset changed): use another --out")
             done = (int(position["stage"].numpy()), int(position["epoch"].numpy()))
             history = [h for h in json.loads(history_path.read_text())
                        if (h["stage_index"], h["epoch"]) < done] if history_path.exists() else []

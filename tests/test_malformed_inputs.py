@@ -90,7 +90,7 @@ def npy(arr: np.ndarray, shape: tuple | None = None) -> bytes:
 
 def good_card() -> dict:
     shard = {"file": "qcd_0000.h5", "first_event": 0, "n_events": 10, "pythia_seed": 1, "content_sha256": "0" * 64}
-    card = {"format": CARD_FORMAT, "seed": 0,
+    card = {"format": CARD_FORMAT, "seed": 0, "truth_jets": {"max_jets": 16},
             "geometry": {"eta_bins": 50, "phi_bins": 64, "eta_max": 2.5, "layers": ["em", "had"]},
             "pileup": {"mu": 10.0, "events": 10, "process": "minbias", "shards": [dict(shard, file="minbias_0000.h5")]},
             "processes": {"qcd": {"code": 0, "role": "background", "events": 10, "shards": [shard]}}}
@@ -527,7 +527,7 @@ def micro_dataset(tmp: Path, n: int = 16, pool: int = 8) -> Path:
     pool_arrays = {"offsets": np.arange(0, 3 * pool + 1, 3, dtype=np.int64),
                    "cell": rng.integers(0, g.n_cells, 3 * pool).astype(np.uint16),
                    "et": rng.random(3 * pool, dtype=np.float32)}
-    card = {"format": CARD_FORMAT, "seed": 0, "geometry": g.to_json(),
+    card = {"format": CARD_FORMAT, "seed": 0, "geometry": g.to_json(), "truth_jets": {"max_jets": 16},
             "pileup": {"mu": 2.0, "events": pool, "process": "minbias",
                        "shards": [shard("minbias_0000.h5", pool_arrays, kind="pool", process="minbias",
                                         n_events=pool, mu=0.0, pool_size=0)]},
@@ -592,12 +592,15 @@ _SHARD_EDITS: dict[str, tuple[str, Callable, str]] = {
     "attr-format-missing": ("qcd", _set_attr("format", None), "not a codesign shard"),
     "attr-process-other": ("qcd", _set_attr("process", "ttbar"), "process is 'ttbar'"),
 }
+def _edited_micro(tmp: Path, file: str, edit: Callable) -> Path:
+    d = micro_dataset(tmp)
+    edit_shard(d / f"{file}_0000.h5", edit)
+    return d
+
+
 for _name, (_file, _edit, _frag) in _SHARD_EDITS.items():
-    def _shard_case(tmp, file=_file, edit=_edit):
-        d = micro_dataset(tmp)
-        edit_shard(d / f"{file}_0000.h5", edit)
-        return ["data", "verify", str(d)]
-    CASES[f"shard-{_name}"] = (_shard_case, _frag)
+    CASES[f"shard-{_name}"] = ((lambda tmp, file=_file, edit=_edit: ["data", "verify", str(_edited_micro(
+        tmp, file, edit))]), _frag)
 
 
 @case("shard-truncated", "truncated or corrupt")
@@ -631,6 +634,12 @@ def _(tmp):
 
 
 CASES.update({
+    "card-truth-jets-missing": ((lambda tmp: ["data", "verify", str(write_card(
+        tmp, lambda c: c.pop("truth_jets")))]), "truth_jets: missing"),
+    "card-max-jets-string": ((lambda tmp: ["data", "verify", str(write_card(
+        tmp, lambda c: c["truth_jets"].update(max_jets="16")))]), "truth_jets.max_jets"),
+    "shard-jets-wider-than-the-card": ((lambda tmp: ["data", "verify", str(_edited_micro(
+        tmp, "ZH_nnbb", _replace("jets", np.zeros((16, 20, 4), np.float32))))]), "truth_jets.max_jets is 16"),
     "card-three-layers": ((lambda tmp: ["data", "verify", str(write_card(
         tmp, lambda c: c["geometry"].update(layers=["em", "had", "hcal2"])))]), "geometry.layers"),
     "inspect-unknown-process": ((lambda tmp: ["data", "inspect", str(micro_dataset(tmp)), "--out", str(tmp / "x.png"),

@@ -79,6 +79,7 @@ def check_card(card: dict[str, Any], directory: Path) -> None:
     if len(layers) != N_LAYERS or not all(isinstance(x, str) for x in layers):
         raise InputError(f"{where}: geometry.layers = {shown(layers)}: expected {N_LAYERS} layer names")
     get(card, "seed", "count", where)
+    get(get(card, "truth_jets", "dict", where), "max_jets", "int", f"{where}: truth_jets", lo=1)
     pileup = get(card, "pileup", "dict", where)
     get(pileup, "mu", "number", f"{where}: pileup", lo=0)
     get(pileup, "events", "count", f"{where}: pileup")

@@ -107,6 +107,12 @@ class Dataset:
                                  f"{value!r} in the card")
         if json.loads(attrs["geometry"]) != self.card["geometry"]:
             raise InputError(f"card does not match shard {path}: different calorimeter geometry")
+        if kind == "events":
+            with open_shard(path) as f:
+                width = f["jets"].shape[1]
+            if width != self.card["truth_jets"]["max_jets"]:
+                raise InputError(f"card does not match shard {path}: jets holds {width} jets per event, the card's "
+                                 f"truth_jets.max_jets is {self.card['truth_jets']['max_jets']}")
         return path
 
     def verify(self) -> int:

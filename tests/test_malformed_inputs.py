@@ -807,7 +807,8 @@ CASES.update({
     "export-spec-copy-garbage": (_run_case(lambda r: (r / "spec.yaml").write_text("name: [x"), "export", "trained"),
                                  "spec.yaml"),
 })
-case("export-run-missing", "not a directory")(lambda tmp: ["export", "--run", str(tmp / "none"), "--out", str(tmp / "b")])
+case("export-run-missing", "not a directory")(lambda tmp: [
+    "export", "--run", str(tmp / "none"), "--out", str(tmp / "b")])
 case("export-not-a-run", "run.json is missing")(lambda tmp: ["export", "--run", str(tmp), "--out", str(tmp / "b")])
 
 

@@ -260,8 +260,9 @@ class Dataset:
                 offsets = f["frozen_offsets"][lo:hi + 1]
                 stored = f["frozen_pool_index"][offsets[0]:offsets[-1]]
         if frozen and len(stored) and (stored.min() < 0 or stored.max() >= self.card["pileup"]["events"]):
+            pool = self.card["pileup"]["events"]
             raise CorruptShardError(f"shard {shard.path}: frozen_pool_index holds {int(stored.min())}.."
-                                    f"{int(stored.max())}; expected pool indices 0..{self.card['pileup']['events'] - 1}")
+                                    f"{int(stored.max())}; expected pool indices 0..{pool - 1}")
         n = len(rows)
         fields.update(label=np.full(n, shard.label, np.int8), process=np.full(n, shard.process_index, np.int16))
         return _Events(fields, _sparse(dense.reshape(hi - lo, -1), rows, cell_dtype(self.geometry)),

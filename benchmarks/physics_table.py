@@ -31,7 +31,7 @@ def _run(args: list[str]) -> None:
     subprocess.run(CLI + args, check=True)
 
 
-def produce(preset: str, data: Path, runs: Path, epochs: int | None, workers: int) -> dict[str, Path]:
+def produce(preset: str, data: Path, runs: Path, schedule: list[str], workers: int) -> dict[str, Path]:
     """Dataset and both trainings (each skipped when finished, resumed when interrupted)."""
     if not (data / "card.json").exists() or subprocess.run(CLI + ["data", "verify", str(data)],
                                                            capture_output=True).returncode:
@@ -40,8 +40,7 @@ def produce(preset: str, data: Path, runs: Path, epochs: int | None, workers: in
     for mode in ("sequential", "e2e"):
         run = runs / mode
         if not (run / "metrics.json").exists():
-            extra = ["--epochs", str(epochs)] if epochs else []
-            _run(["train", "--data", str(data), "--mode", mode, "--preset", preset, "--out", str(run), *extra])
+            _run(["train", "--data", str(data), "--mode", mode, "--preset", preset, "--out", str(run), *schedule])
         out[mode] = run
     return out
 
@@ -86,7 +85,8 @@ def main() -> None:
     ap.add_argument("--preset", default="small", help="data and training preset (default small)")
     ap.add_argument("--data", type=Path, help="dataset directory (generated when missing)")
     ap.add_argument("--runs", type=Path, help="directory of the two training runs")
-    ap.add_argument("--epochs", type=int, help="epochs per stage instead of the preset's")
+    ap.add_argument("--steps", type=int, help="optimiser steps per stage instead of the preset's")
+    ap.add_argument("--epochs", type=int, help="passes over the training split per stage instead of the preset's")
     ap.add_argument("--workers", type=int, default=2, help="data generation processes")
     ap.add_argument("--sequential", type=Path, help="a finished sequential run (table only)")
     ap.add_argument("--e2e", type=Path, help="a finished end-to-end run (table only)")
@@ -98,7 +98,8 @@ def main() -> None:
     else:
         if not (args.data and args.runs):
             ap.error("give --data and --runs (or --sequential and --e2e)")
-        runs, out_dir = produce(args.preset, args.data, args.runs, args.epochs, args.workers), args.runs
+        schedule = [f"--{k}={v}" for k, v in (("steps", args.steps), ("epochs", args.epochs)) if v]
+        runs, out_dir = produce(args.preset, args.data, args.runs, schedule, args.workers), args.runs
     for mode, run in runs.items():
         if not (run / "metrics.json").is_file():
             sys.exit(f"error: {run} has no metrics.json: the {mode} run has not finished")

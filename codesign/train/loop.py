@@ -16,7 +16,7 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -232,7 +232,7 @@ class Trainer:
         history_path = run.path("history.json")
         history: list[dict] = []
         if last.latest_checkpoint:
-            last.checkpoint.restore(last.latest_checkpoint).assert_existing_objects_matched()
+            restore(lambda: last.checkpoint.restore(last.latest_checkpoint), run, "ckpt/last")
             started = (int(position["steps"].numpy()), int(position["halving_steps"].numpy()))
             if started != (sched.steps, sched.halving_steps):
                 raise InputError(f"run {str(run.root)!r} was started with {started[0]} steps per stage, the rate "
@@ -311,6 +311,16 @@ class Trainer:
         return history
 
 
+def restore(load: Callable[[], Any], run: RunDir, what: str) -> None:
+    """Restore a run's checkpoint (`load` returns the restore status); one line when another model wrote it."""
+    try:
+        load().assert_existing_objects_matched()
+    except (AssertionError, ValueError, tf.errors.OpError) as exc:
+        first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"run {str(run.root)!r}: {what} was written by another version of the model or the "
+                         f"training loop ({first}): use another --out") from None
+
+
 def save_weights(model: TriggerChain, run: RunDir) -> None:
     """The final weights under RUN/model (checkpoint format, written under a temp name then renamed)."""
     tmp = run.path(".model.tmp")
@@ -332,7 +342,7 @@ def load_trained(run: RunDir) -> tuple[TriggerChain, TrainConfig, Spec, DerivedP
     config = run.config()
     spec, derived = run.spec()
     model = build_model(spec, derived, config.seed)
-    tf.train.Checkpoint(model=model).read(str(run.path("model", "weights"))).assert_existing_objects_matched()
+    restore(lambda: tf.train.Checkpoint(model=model).read(str(run.path("model", "weights"))), run, "model")
     return model, config, spec, derived
 
 

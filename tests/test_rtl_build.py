@@ -69,10 +69,25 @@ def test_check_latency_passes_the_default_spec(simulated):
     assert next(line for line in lines if line.startswith("chain")).endswith("ok")
 
 
-def test_check_latency_fails_a_tighter_budget(simulated):
-    r = check_latency(TIGHT_SPEC, simulated)  # a P = 1 design against the 2.5 us budget
-    assert r.exit_code == 1
+def test_check_latency_fails_a_design_over_its_budget(simulated, tmp_path):
+    """The stored measurement pushed past the default spec's budgets (3600 denoiser, 4320 chain cycles)."""
+    import shutil
+
+    over = tmp_path / "b"
+    shutil.copytree(simulated, over)
+    path = over / "rtl" / "sim_icarus" / "latency.json"
+    lat = json.loads(path.read_text())
+    lat["blocks"]["denoiser"]["last_out"] = 3700
+    lat["blocks"]["chain"].update(first_out=4400, last_out=4400)
+    path.write_text(json.dumps(lat))
+    r = check_latency(DEFAULT_SPEC, over)
+    assert r.exit_code == 1, r.output
     assert "OVER BUDGET" in r.stdout and "over budget: denoiser, chain" in r.stderr
+
+
+def test_check_latency_refuses_a_build_of_another_spec(simulated):
+    r = check_latency(TIGHT_SPEC, simulated)  # a P = 1 design of the default spec against the 2.5 us spec
+    assert r.exit_code == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
 def test_check_latency_simulates_when_nothing_is_stored(bundle_dir, tmp_path):

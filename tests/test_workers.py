@@ -57,8 +57,9 @@ def _start(tmp_path: Path, argv: list[str] | None = None) -> tuple[subprocess.Po
         script.write_text(PARENT)
         argv = [sys.executable, str(script)]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
+    # SIGINT back to its default: a shell running the tests in the background starts them with it ignored
     proc = subprocess.Popen(argv, cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 60
     while time.time() < deadline:
         # the spawn pool has a resource tracker too: wait for the two workers (children running the task)

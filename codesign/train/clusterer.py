@@ -49,9 +49,10 @@ class ConeClusterer(tf.keras.layers.Layer):
         self.r = mask.shape[0] // 2
         self.n_clusters = derived.n_clusters
         self.seed_threshold = float(np.ldexp(seed_threshold_raw(derived), -derived.formats["et_pred"].frac_bits))
-        self.offsets = [tuple(int(v) for v in row) for row in window_offsets(mask)]
+        offsets = window_offsets(mask)
+        self.offsets = [tuple(int(v) for v in row) for row in offsets]
         # every window cell (centre included) for the recomputation under the selected windows
-        cells = np.array([(0, 0, -1)] + [tuple(row) for row in window_offsets(mask)], dtype=np.int64)
+        cells = np.concatenate([[(0, 0, -1)], offsets])
         self.cell_eta = tf.constant(cells[:, 0].astype(np.int32))
         self.cell_phi = tf.constant(cells[:, 1].astype(np.int32))
         self.cell_after = tf.constant(cells[:, 2] == 1)

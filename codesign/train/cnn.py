@@ -53,6 +53,17 @@ CHUNK_EVENTS = 16
 MIN_COLUMNS = 16
 
 
+def event_groups(x: tf.Tensor, chunk: int) -> tf.Tensor:
+    """(B, ...) -> (ceil(B / chunk), chunk, ...), padded with all-zero (empty) events."""
+    pad = [[0, (-tf.shape(x)[0]) % chunk]] + [[0, 0]] * (x.shape.rank - 1)
+    return tf.reshape(tf.pad(x, pad), tf.concat([[-1, chunk], tf.shape(x)[1:]], axis=0))
+
+
+def ungroup(x: tf.Tensor) -> tf.Tensor:
+    """(groups, chunk, ...) -> (groups * chunk, ...): the inverse of `event_groups`, padding included."""
+    return tf.reshape(x, tf.concat([[-1], tf.shape(x)[2:]], axis=0))
+
+
 def tap_sums(x: tf.Tensor) -> tf.Tensor:
     """(B, H, W, L) -> (B, H, W, L, 4): centre, eta-pair, phi-pair and corner sums (phi cyclic, eta zero-padded)."""
     x = tf.concat([x[:, :, -1:], x, x[:, :, :1]], axis=2)
@@ -155,12 +166,10 @@ class Denoiser(tf.keras.layers.Layer):
 
     def chunked(self, et_dec: tf.Tensor, types: CnnTypes, chunk: int = CHUNK_EVENTS) -> tuple[tf.Tensor, tf.Tensor]:
         """`call` over groups of `chunk` events (a loop), so that the activations stay in cache: forward only."""
+        e_pred, w = tf.map_fn(lambda x: self(x, types), event_groups(et_dec, chunk),
+                              fn_output_signature=(tf.float32, tf.float32))
         n = tf.shape(et_dec)[0]
-        padded = tf.pad(et_dec, [[0, (-n) % chunk], [0, 0], [0, 0], [0, 0]])
-        groups = tf.reshape(padded, tf.concat([[-1, chunk], tf.shape(et_dec)[1:]], axis=0))
-        e_pred, w = tf.map_fn(lambda x: self(x, types), groups, fn_output_signature=(tf.float32, tf.float32))
-        return (tf.reshape(e_pred, tf.concat([[-1], tf.shape(e_pred)[2:]], axis=0))[:n],
-                tf.reshape(w, tf.concat([[-1], tf.shape(w)[2:]], axis=0))[:n])
+        return ungroup(e_pred)[:n], ungroup(w)[:n]
 
     def _worst_types(self) -> CnnTypes:
         """Types exact for any weights of the spec's formats (the worst-case bounds)."""

@@ -1,7 +1,7 @@
 """The whole trigger chain as one Keras model: quantisers -> CNN -> clusterer -> calibration -> trigger.
 
 Its forward is the firmware's (bit for bit on the exported bundle); its gradients are the
-blocks' surrogates, computed only for the blocks being trained (`TRAINED`). Sizes and formats all
+blocks' surrogates, computed only for the blocks being trained. Sizes and formats all
 come from the spec's derived parameters; the CNN's number types from the current weights.
 """
 

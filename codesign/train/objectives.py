@@ -15,7 +15,7 @@ from codesign.train.config import HYPER
 from codesign.train.distribute import replica_count
 from codesign.train.losses import (calibration_distance, event_weights, matched_pairs, pixel_count, pixel_mse,
                                    weighted_bce)
-from codesign.train.cnn import CHUNK_EVENTS, CnnTypes
+from codesign.train.cnn import CHUNK_EVENTS, CnnTypes, event_groups
 from codesign.train.model import GROUPS, TriggerChain
 from codesign.train.tf_setup import DTYPE, tf
 
@@ -99,10 +99,6 @@ class Objective:
         m = self.model
         target = tf.reduce_sum(b.image_mu0, axis=1)
         count = pixel_count(target, b.present)
-        chunk = CHUNK_EVENTS
-        n = tf.shape(target)[0]
-        pad = [[0, (-n) % chunk], [0, 0], [0, 0]]  # empty events add nothing: E_pred = target = 0
-
         def group(args: tuple[tf.Tensor, tf.Tensor]) -> tuple[tf.Tensor, list[tf.Tensor]]:
             et_dec, want = args
             with tf.GradientTape() as tape:
@@ -110,8 +106,8 @@ class Objective:
                 squares = tf.reduce_sum(tf.square(tf.cast(e_pred, DTYPE) - tf.cast(want, DTYPE)))
             return squares, tape.gradient(squares, variables)
 
-        grouped = (tf.reshape(tf.pad(frozen["et_dec"], pad + [[0, 0]]), [-1, chunk, *frozen["et_dec"].shape[1:]]),
-                   tf.reshape(tf.pad(target, pad), [-1, chunk, *target.shape[1:]]))
+        # empty padding events add nothing: their E_pred and target are 0
+        grouped = (event_groups(frozen["et_dec"], CHUNK_EVENTS), event_groups(target, CHUNK_EVENTS))
         squares, grads = tf.map_fn(group, grouped, fn_output_signature=(DTYPE, [v.dtype for v in variables]))
         mse = tf.math.divide_no_nan(tf.reduce_sum(squares), count)
         return {"loss": mse, "mse": mse}, [tf.math.divide_no_nan(tf.reduce_sum(g, axis=0), count) for g in grads]

@@ -379,6 +379,18 @@ MAX_SPEC_BYTES = 1 << 20  # a spec is a page of YAML
 
 def load_spec(path: str | Path) -> Spec:
     """Read and validate a spec file; every problem is a one-line `SpecError` naming the file."""
+    data = load_spec_document(path)
+    where = f"spec {str(Path(path))!r}"
+    try:
+        return parse_spec(data, source=str(Path(path)))
+    except RecursionError:
+        raise SpecError(f"{where}: nested too deeply; expected a spec of a few levels") from None
+    except SpecError as exc:
+        raise SpecError(f"{where}: {exc}") from None
+
+
+def load_spec_document(path: str | Path) -> Any:
+    """The YAML document of a spec file, not yet validated (sweeps edit it); one-line `SpecError` if unreadable."""
     p = Path(path)
     where = f"spec {str(p)!r}"
     try:
@@ -402,9 +414,4 @@ def load_spec(path: str | Path) -> Spec:
         raise SpecError(f"spec file {str(p)!r} is nested too deeply; expected a spec of a few levels") from None
     if data is None:
         raise SpecError(f"spec file {str(p)!r} is empty")
-    try:
-        return parse_spec(data, source=str(p))
-    except RecursionError:
-        raise SpecError(f"{where}: nested too deeply; expected a spec of a few levels") from None
-    except SpecError as exc:
-        raise SpecError(f"{where}: {exc}") from None
+    return data

@@ -46,13 +46,14 @@ def provenance(config: TrainConfig, run: RunDir, spec_name: str, spec_hash: str,
 
 def emulator_trigger_values(bundle: FirmwareBundle, ds: Dataset, split: str,
                             batch_size: int = 256) -> dict[str, np.ndarray]:
-    """pt1, pt4 (raw pt_calib) of the emulator over a split with frozen pile-up, with label and weight."""
-    cols: dict[str, list[np.ndarray]] = {"pt1": [], "pt4": [], "label": [], "weight": []}
+    """pt1, pt4 (raw pt_calib) of the emulator over a split with frozen pile-up, with label, process and weight."""
+    cols: dict[str, list[np.ndarray]] = {"pt1": [], "pt4": [], "label": [], "process": [], "weight": []}
     for batch in ds.batches(split, batch_size, pileup="frozen", shuffle=False):
         result = run_chain_gev(bundle, batch["image"])
         for k in ("pt1", "pt4"):
             cols[k].append(result[k])
         cols["label"].append(batch["label"])
+        cols["process"].append(batch["process"])
         cols["weight"].append(batch["weight"].astype(np.float64))
     return {k: np.concatenate(v) for k, v in cols.items()}
 

@@ -86,7 +86,7 @@ def registered_steps() -> list[Step]:
 
 
 # Modules that register further steps, in pipeline order (HLS, RTL, ...).
-STEP_MODULES: list[str] = ["codesign.hls.steps", "codesign.rtl.steps"]
+STEP_MODULES: list[str] = ["codesign.hls.steps", "codesign.rtl.steps", "codesign.patterns.steps"]
 
 
 def _hash(obj: Any) -> str:

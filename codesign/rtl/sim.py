@@ -152,13 +152,18 @@ def schedule(n_events: int, n_beats: int, seed: int | None = None) -> dict[str, 
 
 
 def run_testbench(sim: str, build_dir: Path, top: str, tb_dir: Path, mode: str, params: dict,
-                  stimulus: dict[str, np.ndarray], drain_cycles: int, results_xml: Path) -> TbResult:
-    """Run cs_tb on a built model: drive `stimulus`, compare with its expect_* arrays, measure latency."""
+                  stimulus: dict[str, np.ndarray], drain_cycles: int, results_xml: Path,
+                  patterns: dict[str, str] | None = None) -> TbResult:
+    """Run cs_tb on a built model: drive `stimulus`, compare with its expect_* arrays, measure latency.
+
+    With `patterns` ({"dir", "format"}) the chain's stimulus and expected outputs come from those
+    pattern files instead (codesign.patterns.replay).
+    """
     tb_dir.mkdir(parents=True, exist_ok=True)
     for name in ("captured.npz", "latency.json", "mismatches.json"):
         (tb_dir / name).unlink(missing_ok=True)
-    (tb_dir / "tb.json").write_text(json.dumps({"mode": mode, "params": params, "drain_cycles": drain_cycles},
-                                               indent=1, sort_keys=True) + "\n")
+    cfg = {"mode": mode, "params": params, "drain_cycles": drain_cycles, **({"patterns": patterns} if patterns else {})}
+    (tb_dir / "tb.json").write_text(json.dumps(cfg, indent=1, sort_keys=True) + "\n")
     np.savez(tb_dir / "stimulus.npz", **stimulus)
     t0 = time.perf_counter()
     with tool_env():

@@ -4,7 +4,9 @@ The runner (codesign.rtl.sim) writes tb.json (mode, design parameters) and stimu
 (the inputs, their schedule, and the emulator's expected outputs) into $CS_TB_DIR. This
 module resets the design, streams the events in (one beat per clock, with the scheduled
 idle cycles), captures every block's output stream, and writes captured.npz,
-latency.json and mismatches.json back there. The test fails on any mismatch.
+latency.json and mismatches.json back there. The test fails on any mismatch. When tb.json
+names a pattern directory ("patterns": {"dir", "format"}), the chain is driven from its input
+file and checked against its output file instead (codesign.patterns.replay).
 
 Cycle numbering: a beat driven just after rising edge c is "in cycle c" (sampled at edge
 c + 1); an output read after edge c is "in cycle c". Latency = output cycle - input cycle.
@@ -136,9 +138,14 @@ async def stream_events(dut) -> None:
     tb_dir = Path(os.environ["CS_TB_DIR"])
     cfg = json.loads((tb_dir / "tb.json").read_text())
     mode, p = cfg["mode"], cfg["params"]
-    with np.load(tb_dir / "stimulus.npz") as z:
-        stim = {k: z[k] for k in z.files}
-    inputs = _inputs(mode, p, stim)
+    if "patterns" in cfg:  # board pattern files: input words straight onto i_code, expectations from the output file
+        from codesign.patterns.replay import replay_stimulus
+
+        inputs, stim = replay_stimulus(Path(cfg["patterns"]["dir"]), cfg["patterns"]["format"], p)
+    else:
+        with np.load(tb_dir / "stimulus.npz") as z:
+            stim = {k: z[k] for k in z.files}
+        inputs = _inputs(mode, p, stim)
     n_ev, n_beats = next(iter(inputs.values())).shape
     gap, bubble = stim["gap"], stim["bubble"]
     names = CHAIN if mode == "chain" else (mode,)
@@ -196,6 +203,8 @@ async def stream_events(dut) -> None:
     captured = {}
     for name in names:
         captured.update(_decode(name, mons[name], p, n_ev))
+    if "expect_output_frame" in stim:  # the frame of each decision, counted as the pattern file counts them
+        captured["output_frame"] = np.array(final.cycles, dtype=np.int64) - first_in[0] + int(gap[0])
     expected = {f[len("expect_"):]: stim[f] for f in stim if f.startswith("expect_")}
     mismatches = compare_outputs(expected, captured, n_ev)
     latency = _latency(mode, first_in, mons, p)

@@ -15,18 +15,21 @@ def bad(path: Path, line: int, what: str) -> InputError:
 
 
 def read_lines(path: Path) -> list[str]:
-    """The file's lines (without line ends); a missing, unreadable, huge or non-text file is one error."""
+    """The file's lines (without line ends); a missing, unreadable, huge, empty or non-text file is one error."""
     path = Path(path)
     try:
         size = path.stat().st_size
         if size > MAX_BYTES:
             raise InputError(f"pattern file {str(path)!r}: {size} bytes; expected at most {MAX_BYTES}")
-        return path.read_bytes().decode("ascii").splitlines()
+        lines = path.read_bytes().decode("ascii").splitlines()
     except UnicodeDecodeError as exc:
         line = path.read_bytes()[:exc.start].count(b"\n") + 1
         raise bad(path, line, "not ASCII text") from None
     except OSError as exc:
         raise InputError(f"pattern file {str(path)!r}: cannot read it ({exc.strerror})") from None
+    if not lines:
+        raise bad(path, 1, "empty file")
+    return lines
 
 
 def shown(text: str) -> str:

@@ -236,9 +236,10 @@ def report_cmd(build_dir: Path, runs: tuple[Path, ...], out: Path) -> None:
 
 from codesign.cli_data import data  # noqa: E402
 main.add_command(data)
-from codesign.cli_train import export, train  # noqa: E402
+from codesign.cli_train import evaluate, export, train  # noqa: E402
 main.add_command(train)
 main.add_command(export)
+main.add_command(evaluate)
 from codesign.hls.cli import crosscheck_hls4ml  # noqa: E402
 main.add_command(crosscheck_hls4ml)
 from codesign.rtl.cli import check_latency  # noqa: E402

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import click
 
+from codesign.data.configs import CONFIGS
 from codesign.data.presets import PRESETS
-from codesign.data.processes import HARD_PROCESSES
+from codesign.data.processes import HARD_PROCESSES, PROCESSES
+from codesign.data.response import RESPONSES
 from codesign.errors import InputError
 from codesign.paths import DEFAULT_SPEC
 
@@ -29,18 +31,29 @@ def data() -> None:
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True)
 @click.option("--spec", "spec_file", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_SPEC,
               show_default=True, help="Constraint spec giving the calorimeter geometry.")
-@click.option("--processes", default=None, help=f"Comma-separated subset of {', '.join(HARD_PROCESSES)} (default: all).")
+@click.option("--processes", default=None,
+              help=f"Comma-separated subset of {', '.join(HARD_PROCESSES)} (default: the signals and the background).")
+@click.option("--config", "config_name", default="baseline", show_default=True,
+              help="Physics configuration: " + "; ".join(f"{c.name} (background {c.background}, response {c.response})"
+                                                           for c in CONFIGS.values()) + ".")
+@click.option("--background", default=None,
+              help="Override the configuration's background: " + ", ".join(
+                  n for n, p in PROCESSES.items() if p.role == "background") + ".")
+@click.option("--response", default=None, help=f"Override the calorimeter response: {', '.join(RESPONSES)}.")
 def data_generate(preset: str, out: Path, workers: int, scheduler: str | None, seed: int, spec_file: Path,
-                  processes: str | None) -> None:
+                  processes: str | None, config_name: str, background: str | None, response: str | None) -> None:
     """Generate a dataset into OUT: Pythia 8 events -> calorimeter images, truth jets, pile-up pool."""
+    from codesign.data.configs import get_config
     from codesign.data.generate import generate
 
+    config = get_config(config_name, background, response)
     names = None if processes is None else [p.strip() for p in processes.split(",") if p.strip()]
     result = generate(out, preset=preset, seed=seed, workers=workers, scheduler=scheduler, processes=names,
-                      spec=spec_file)
+                      spec=spec_file, config=config)
     card = result.card
     events = sum(p["events"] for p in card["processes"].values())
-    click.echo(f"wrote {out}: {events} events in {len(card['processes'])} processes + "
+    click.echo(f"wrote {out} ({config.name}: background {config.background}, response {config.response}): "
+               f"{events} events in {len(card['processes'])} processes + "
                f"{card['pileup']['events']} pile-up pool events; {len(result.generated)} shards generated, "
                f"{len(result.skipped)} already complete; content hash {card['content_hash']}")
 

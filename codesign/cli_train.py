@@ -68,3 +68,19 @@ def export(run_dir: Path, out: Path, data_dir: Path | None) -> None:
     result = export_run(run_dir, out, data_dir)
     fpr = ", ".join(f"{k} >= {t} raw (validation FPR {result.val_fpr[k]:.2g})" for k, t in result.thresholds.items())
     click.echo(f"wrote {out} (content hash {result.content_hash}); thresholds {fpr}")
+
+
+@click.command("evaluate")
+@click.option("--run", "run_dir", type=click.Path(path_type=Path), required=True, help="Trained run directory.")
+@click.option("--pileup-draws", type=click.IntRange(0, 1000), default=0, show_default=True,
+              help="Also evaluate the emulator under this many independent pile-up draws of the test split.")
+def evaluate(run_dir: Path, pileup_draws: int) -> None:
+    """Re-export and re-evaluate a trained run: RUN/bundle, RUN/metrics.json (errors, ceilings, pile-up draws)."""
+    from codesign.train.export import export_run
+    from codesign.train.report import evaluate_run, summary_lines
+
+    exported = export_run(run_dir, run_dir / "bundle")
+    metrics = evaluate_run(run_dir, exported, pileup_draws=pileup_draws)
+    for line in summary_lines(metrics):
+        click.echo(line)
+    click.echo(f"wrote {run_dir / 'metrics.json'}")

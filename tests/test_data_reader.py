@@ -99,7 +99,7 @@ def test_process_selection(ds):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(split="test", pileup="fresh"), "pileup 'fresh' is not allowed for the test split"),
+    (dict(split="test", pileup="none"), "pileup 'none' is not allowed for the test split"),
     (dict(split="train", pileup="frozen"), "pileup 'frozen' is not allowed for the train split"),
     (dict(split="train", pileup="pu300"), "pileup 'pu300': unknown"),
     (dict(split="holdout"), "split 'holdout': unknown (known: train, val, test)"),

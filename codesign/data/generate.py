@@ -22,17 +22,21 @@ from tqdm import tqdm
 from codesign.cluster import connect
 from codesign.data import splits
 from codesign.data.card import CARD_FORMAT, package_versions, write_card
+from codesign.data.configs import BASELINE, DataConfig
 from codesign.data.detector import Geometry, calo_images, to_sparse
 from codesign.data.events import EventSource
 from codesign.data.jets import JET_FIELDS, JET_PT_MIN_GEV, JET_R, MAX_JETS, truth_jets
 from codesign.data.pileup import MU, draw_many
+from codesign.data.pool_diagnostics import hardest_window_et, overlay_reuse, pool_summary
 from codesign.data.presets import Preset, check_hard_processes, get_preset
 from codesign.data.processes import HH_PROXY_NOTE, PILEUP_PROCESS, PROCESSES
+from codesign.data.response import get_response
 from codesign.data.seeds import STREAM_FROZEN, event_id, pythia_seed
 from codesign.data.shards import CorruptShardError, remove_stale_temporaries, shard_attrs, shard_name, write_shard
 from codesign.errors import InputError
 from codesign.paths import DEFAULT_SPEC
 from codesign.spec import Spec, load_spec
+from emulation.semantics import window_mask
 from codesign.workers import run_all
 
 # shard attributes that identify the work; a shard on disk must match them to count as done
@@ -183,7 +187,7 @@ def _shard_entry(attrs: dict[str, Any]) -> dict[str, Any]:
             **{k: attrs[k] for k in _RECORDED}}
 
 
-def _build_card(preset: Preset, seed: int, geometry: Geometry, processes: list[str],
+def _build_card(preset: Preset, seed: int, geometry: Geometry, processes: list[str], config: DataConfig,
                 shards: dict[str, list[dict[str, Any]]], spec: Spec, timings: dict[str, Any]) -> dict[str, Any]:
     def process_entry(name: str, events: int) -> dict[str, Any]:
         p = PROCESSES[name]
@@ -197,6 +201,8 @@ def _build_card(preset: Preset, seed: int, geometry: Geometry, processes: list[s
         "seed": seed,
         "geometry": geometry.to_json(),
         "image_dtype": "float32",
+        "config": config.to_json(),
+        "response": get_response(config.response).to_json(),
         "processes": {n: process_entry(n, preset.events(n)) for n in processes},
         "pileup": {**process_entry(PILEUP_PROCESS, preset.pool_events), "process": PILEUP_PROCESS,
                    "mu": MU, "distribution": "Poisson",
@@ -218,15 +224,16 @@ def _build_card(preset: Preset, seed: int, geometry: Geometry, processes: list[s
 
 def generate(out: Path | str, preset: str = "smoke", seed: int = 0, workers: int = 1,
              scheduler: str | None = None, processes: list[str] | None = None,
-             spec: Path | str | None = None, progress: bool = True,
+             spec: Path | str | None = None, progress: bool = True, config: DataConfig = BASELINE,
              log: Callable[[str], None] = lambda line: print(line, file=sys.stderr)) -> GenerateResult:
-    """Generate (or finish) the dataset `preset` in `out` and write its card.
+    """Generate (or finish) the dataset `preset` in `out` with physics `config` and write its card.
 
     Shards run on `workers` local processes, or on the dask cluster at `scheduler` when given.
+    The card ends with the pile-up diagnostics, computed from the finished shards.
     """
     wall0 = time.perf_counter()
     chosen = get_preset(preset)
-    names = check_hard_processes(processes)
+    names = check_hard_processes(processes, config.background)
     if not 0 <= seed < 2 ** 32:
         raise InputError(f"seed {seed}: expected an integer in 0..{2 ** 32 - 1}")
     if workers < 1:
@@ -257,5 +264,21 @@ def generate(out: Path | str, preset: str = "smoke", seed: int = 0, workers: int
     timings = {"wall_s_this_run": round(time.perf_counter() - wall0, 2), "workers": workers,
                "scheduler": scheduler,
                "shard_cpu_s": {Path(p).name: round(a["cpu_s"], 3) for p, a in done.items()}}
-    result.card = write_card(out, _build_card(chosen, seed, geometry, names, by_process, loaded, timings))
+    card = _build_card(chosen, seed, geometry, names, config, by_process, loaded, timings)
+    write_card(out, card)  # the diagnostics read the dataset through its card
+    card["pileup"]["diagnostics"] = pileup_diagnostics(out, window_mask(loaded.clusterer.window), config.background)
+    result.card = write_card(out, card)
     return result
+
+
+def pileup_diagnostics(directory: Path, mask: np.ndarray, background: str) -> dict[str, Any]:
+    """Hard-scatter content of the pool, and its reuse in the frozen test overlay (all events, and the background's)."""
+    from codesign.data.reader import Dataset
+
+    ds = Dataset(directory)
+    hardness = hardest_window_et(ds.pool, ds.geometry, mask)
+    test = {"all": overlay_reuse(hardness, *ds.frozen_overlay("test"))}
+    if background in ds.processes:
+        test[background] = overlay_reuse(hardness, *ds.frozen_overlay("test", [background]))
+    return {"hardness": "largest E_T in one clusterer window of the event (both layers), GeV",
+            "window": int(mask.shape[0]), "pool": pool_summary(hardness), "frozen_test_overlay": test}

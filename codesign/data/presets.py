@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from codesign.data.processes import HARD_PROCESSES
+from codesign.data.processes import HARD_PROCESSES, PROCESSES, SIGNAL_PROCESSES
 from codesign.errors import InputError
 
 
@@ -22,7 +22,7 @@ class Preset:
 
     def events(self, process: str) -> int:
         """Events to generate for a hard process."""
-        return self.background_events if process == "qcd" else self.signal_events
+        return self.background_events if PROCESSES[process].role == "background" else self.signal_events
 
 
 PRESETS: dict[str, Preset] = {p.name: p for p in (
@@ -41,10 +41,10 @@ def get_preset(name: str) -> Preset:
         raise InputError(f"preset {name!r}: unknown (known: {', '.join(PRESETS)})") from None
 
 
-def check_hard_processes(names: list[str] | None) -> list[str]:
-    """The hard processes to generate (all when `names` is None), in the canonical order."""
+def check_hard_processes(names: list[str] | None, background: str) -> list[str]:
+    """The hard processes to generate (every signal and `background` when `names` is None), in the canonical order."""
     if names is None:
-        return list(HARD_PROCESSES)
+        return [*SIGNAL_PROCESSES, background]
     unknown = [n for n in names if n not in HARD_PROCESSES]
     if unknown:
         raise InputError(f"process {unknown[0]!r}: unknown (known: {', '.join(HARD_PROCESSES)})")

@@ -71,9 +71,14 @@ PROCESSES: dict[str, Process] = {p.name: p for p in (
             weighted=True,
             note="Events are oversampled at high pT-hat so the trigger region (leading jet 50-300 GeV) is "
                  "populated; every event carries the generator weight that undoes the bias."),
+    Process("qcd_dijet", 7, "background", "di-jet QCD, pT-hat > 20 GeV, unweighted (the paper's background)",
+            ("HardQCD:all = on", "PhaseSpace:pTHatMin = 20."),
+            note="Unweighted 2 -> 2 QCD as in the paper's Table 3: every event has weight 1, so the FPR is "
+                 "the fraction of these events; the pT-hat minimum equals the truth-jet pT minimum."),
     Process("minbias", 6, "pileup", "soft QCD, inelastic (pile-up pool)", ("SoftQCD:inelastic = on",)),
 )}
 
 HARD_PROCESSES: tuple[str, ...] = tuple(n for n, p in PROCESSES.items() if p.role != "pileup")
+SIGNAL_PROCESSES: tuple[str, ...] = tuple(n for n, p in PROCESSES.items() if p.role == "signal")
 PILEUP_PROCESS = "minbias"
 

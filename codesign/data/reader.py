@@ -19,15 +19,17 @@ import numba
 import numpy as np
 
 from codesign.data.card import read_card
+from codesign.data.configs import card_config
 from codesign.data.detector import Geometry, SparseCells, cell_dtype
 from codesign.data.pileup import draw_many, overlay
-from codesign.data.seeds import STREAM_FRESH, STREAM_SHUFFLE
+from codesign.data.response import Smearing, get_response
+from codesign.data.seeds import STREAM_FRESH, STREAM_RESPONSE_FRESH, STREAM_RESPONSE_FROZEN, STREAM_SHUFFLE
 from codesign.data.shards import CorruptShardError, content_sha256, open_shard, read_all, shard_attrs
 from codesign.data.splits import check_split, split_codes
 from codesign.errors import InputError
 
 PILEUP_MODES = ("fresh", "frozen", "none")
-_ALLOWED_PILEUP = {"train": ("fresh", "none"), "val": ("fresh", "frozen", "none"), "test": ("frozen",)}
+_ALLOWED_PILEUP = {"train": ("fresh", "none"), "val": ("fresh", "frozen", "none"), "test": ("frozen", "fresh")}
 BLOCK_EVENTS = 256    # events read from a shard at once
 BUFFER_BLOCKS = 8     # blocks shuffled together
 _CHECKED_ATTRS = ("process", "first_event", "n_events", "pythia_seed", "content_sha256")
@@ -61,6 +63,8 @@ class Dataset:
         self.geometry = Geometry(g["eta_bins"], g["phi_bins"], g["eta_max"])
         self.mu: float = self.card["pileup"]["mu"]
         self.seed: int = self.card["seed"]
+        self.config = card_config(self.card, f"card {self.path / 'card.json'}")
+        self.smearing = Smearing(get_response(self.config.response), self.geometry)
         entries = self.card["processes"]
         self.processes: list[str] = sorted(entries, key=lambda n: entries[n]["code"])
         self.signal_processes = [n for n in self.processes if entries[n]["role"] == "signal"]
@@ -183,8 +187,9 @@ class Dataset:
                 seed: int = 0) -> Iterator[dict[str, np.ndarray]]:
         """Batches of `split` (see docs/data.md for the keys); the last batch may be smaller.
 
-        pileup: "fresh" (new overlay per epoch), "frozen" (the stored overlay; required for test)
-        or "none" (image = image_mu0). Same arguments, same batches.
+        pileup: "fresh" (new overlay per epoch; on test, independent draws for uncertainties), "frozen"
+        (the stored overlay) or "none" (image = image_mu0). The measured image then passes through the
+        dataset's calorimeter response (codesign.data.response). Same arguments, same batches.
         """
         code = check_split(split)
         if pileup not in PILEUP_MODES:
@@ -226,14 +231,21 @@ class Dataset:
             image = image_mu0.copy()
         else:
             if fresh is not None:
-                entropy = np.empty((len(rows), len(fresh) + 1), np.int64)
-                entropy[:, :-1] = fresh
-                entropy[:, -1] = fields["event_id"]
-                offsets, indices = draw_many(entropy, self.mu, self.pool.n_events)
+                offsets, indices = draw_many(_entropies(fresh, fields["event_id"]), self.mu, self.pool.n_events)
+                response = (self.seed, STREAM_RESPONSE_FRESH, *fresh[2:])
             else:
                 offsets, indices = _csr_take(*events.frozen, rows)  # type: ignore[misc]
+                response = (self.seed, STREAM_RESPONSE_FROZEN)
             image = overlay(image_mu0, self.pool, offsets, indices)
+            image = self.smearing.apply(image, _entropies(response, fields["event_id"]))
         return {"image": image, "image_mu0": image_mu0, **fields}
+
+    def frozen_overlay(self, split: str, processes: list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The stored pile-up draws of every event of `split` (CSR offsets, pool indices), in dataset order."""
+        code = check_split(split)
+        parts = [self._block(shard, lo, code, True).frozen for n in self.select_processes(processes)
+                 for shard in self._shards[n] for lo in range(0, len(shard.split), BLOCK_EVENTS)]
+        return _csr_concat(parts)  # type: ignore[arg-type,return-value]
 
     def _block(self, shard: _Shard, lo: int, code: int, frozen: bool) -> _Events:
         """The events of split `code` in the block of `shard` starting at `lo`, from the cache when there."""
@@ -270,6 +282,14 @@ class Dataset:
 
 
 _EVENT_FIELDS = ("jets", "n_jets", "weight", "event_id")
+
+
+def _entropies(prefix: tuple[int, ...], event_ids: np.ndarray) -> np.ndarray:
+    """Seed tuples (prefix..., event id), one row per event."""
+    entropy = np.empty((len(event_ids), len(prefix) + 1), np.int64)
+    entropy[:, :-1] = prefix
+    entropy[:, -1] = event_ids
+    return entropy
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ STREAM_FRESH = 1       # (seed, stream, reader seed, epoch, event id) -> on-the-
 STREAM_FROZEN = 2      # (seed, stream, event id) -> the stored frozen overlay
 STREAM_SPLIT = 3       # (seed, stream, process code) -> train/val/test assignment
 STREAM_SHUFFLE = 4     # (seed, stream, reader seed, epoch) -> batch order
+STREAM_RESPONSE_FRESH = 5   # (seed, stream, reader seed, epoch, event id) -> calorimeter response, fresh pile-up
+STREAM_RESPONSE_FROZEN = 6  # (seed, stream, event id) -> calorimeter response, frozen pile-up
 
 _PYTHIA_SEED_MAX = 900_000_000  # Pythia accepts 1..900000000 (0 means "seed from the clock")
 

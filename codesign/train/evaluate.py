@@ -99,3 +99,21 @@ def evaluate(model: TriggerChain, bundle: FirmwareBundle, ds: Dataset, split: st
     return Evaluation(float_pt={"pt1": c["f1"], "pt4": c["f4"]}, emulator_pt={"pt1": c["e1"], "pt4": c["e4"]},
                       label=c["label"], process=c["process"], weight=c["weight"].astype(np.float64),
                       truth_pt={"pt1": c["t1"], "pt4": c["t4"]}, agreement=agreement)
+
+
+def emulator_pileup_draws(bundle: FirmwareBundle, ds: Dataset, split: str, draws: int,
+                          batch_size: int = 128) -> list[dict[str, np.ndarray]]:
+    """The emulator's raw pt1 and pt4 of every event of `split` (dataset order) under `draws` independent pile-up draws.
+
+    Draw k overlays fresh pile-up seeded by reader seed k (and the response drawn with it), so the
+    spread over draws is the uncertainty that one frozen overlay hides.
+    """
+    out = []
+    for k in range(draws):
+        cols: dict[str, list[np.ndarray]] = {"pt1": [], "pt4": []}
+        for batch in ds.batches(split, batch_size, pileup="fresh", shuffle=False, seed=k):
+            emu = run_chain_gev(bundle, batch["image"])
+            cols["pt1"].append(np.asarray(emu["pt1"]))
+            cols["pt4"].append(np.asarray(emu["pt4"]))
+        out.append({t: np.concatenate(v) for t, v in cols.items()})
+    return out

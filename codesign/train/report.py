@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from codesign.train.evaluate import Evaluation, evaluate
+from codesign.train.evaluate import Evaluation, emulator_pileup_draws, evaluate
 from codesign.train.export import ExportResult
 from codesign.train.loop import load_trained, open_dataset
 from codesign.train.metrics import trigger_metrics
@@ -18,9 +18,16 @@ from emulation.npz import write_npz
 EVALUATION = "evaluation.npz"
 
 
+BOOTSTRAPS = 200  # Poisson-bootstrap replicas for the TPRs' statistical errors
+
+
 def evaluate_run(run_dir: str | Path, exported: ExportResult, split: str = "test",
-                 max_batches: int | None = None) -> dict[str, Any]:
-    """Evaluate a finished run's model and its exported bundle on `split`; write RUN/metrics.json and RUN/plots."""
+                 max_batches: int | None = None, pileup_draws: int = 0) -> dict[str, Any]:
+    """Evaluate a finished run's model and its exported bundle on `split`; write RUN/metrics.json and RUN/plots.
+
+    The emulator's TPRs get bootstrap errors, the background's effective events and the truth-level
+    ceiling; with `pileup_draws`, also their spread over that many independent pile-up draws.
+    """
     run = RunDir(Path(run_dir))
     model, config, spec, derived = load_trained(run)
     ds = open_dataset(config.data, spec)
@@ -29,11 +36,17 @@ def evaluate_run(run_dir: str | Path, exported: ExportResult, split: str = "test
     metrics = {
         "run": run.root.name, "mode": config.mode, "split": split, "pileup": "frozen", "events": int(ev.label.size),
         "fpr_target": spec.trigger.fpr, "bundle_hash": exported.content_hash, "dataset_hash": ds.content_hash,
+        "dataset_config": ds.config.to_json(),
         "bundle_thresholds_raw": exported.thresholds, "bundle_thresholds_fpr_val": exported.val_fpr,
         "float": trigger_metrics(ev.float_pt, *args),
-        "emulator": trigger_metrics(ev.emulator_pt, *args, thresholds=exported.thresholds),
+        "emulator": trigger_metrics(ev.emulator_pt, *args, thresholds=exported.thresholds, truth=ev.truth_pt,
+                                    bootstraps=BOOTSTRAPS, seed=config.seed),
         "v1_agreement": ev.agreement.report(),
     }
+    if pileup_draws and max_batches is None:
+        draws = emulator_pileup_draws(exported.bundle, ds, split, pileup_draws, config.batch_size)
+        metrics["emulator_pileup_draws"] = draw_spread(
+            [trigger_metrics(d, *args, thresholds=exported.thresholds) for d in draws])
     write_json(run.path("metrics.json"), metrics)
     write_npz(run.path(EVALUATION), evaluation_arrays(ev, ds.processes), dtype=None)
     plots = run.path("plots")
@@ -41,6 +54,21 @@ def evaluate_run(run_dir: str | Path, exported: ExportResult, split: str = "test
     roc_plot(ev, ds.processes, ds.signal_processes, spec.trigger.fpr, plots / "roc.png")
     turn_on_plot(ev, ds.processes, exported.thresholds, derived.formats["pt_calib"].lsb, plots / "turn_on.png")
     return metrics
+
+
+def draw_spread(per_draw: list[dict[str, dict]]) -> dict[str, dict]:
+    """Per trigger and signal: the TPRs of every pile-up draw, their mean and standard deviation."""
+    out: dict[str, dict] = {}
+    for trig, entry in per_draw[0].items():
+        out[trig] = {"draws": len(per_draw), "signals": {}}
+        for s in entry["signals"]:
+            cell = {}
+            for key in ("tpr_at_fpr", "tpr_at_bundle_threshold"):
+                v = [d[trig]["signals"][s][key] for d in per_draw]
+                cell[key] = {"values": v, "mean": float(np.mean(v)),
+                             "std": float(np.std(v, ddof=1)) if len(v) > 1 else float("nan")}
+            out[trig]["signals"][s] = cell
+    return out
 
 
 def evaluation_arrays(ev: Evaluation, processes: list[str]) -> dict[str, np.ndarray]:
@@ -59,9 +87,16 @@ def summary_lines(metrics: dict[str, Any]) -> list[str]:
              f"emulator on the exported bundle [QAT model]:"]
     emu, flt = metrics["emulator"], metrics["float"]
     for s in emu["pt1"]["signals"]:
-        cells = [f"{t}: TPR {emu[t]['signals'][s]['tpr_at_fpr']:.3f} [{flt[t]['signals'][s]['tpr_at_fpr']:.3f}] "
-                 f"AUC {emu[t]['signals'][s]['auc']:.3f}" for t in ("pt1", "pt4")]
+        cells = []
+        for t in ("pt1", "pt4"):
+            e = emu[t]["signals"][s]
+            error = f" +- {e['tpr_at_fpr_std']:.3f}" if "tpr_at_fpr_std" in e else ""
+            ceiling = f" (truth {e['truth_tpr_at_fpr']:.3f})" if "truth_tpr_at_fpr" in e else ""
+            cells.append(f"{t}: TPR {e['tpr_at_fpr']:.3f}{error} [{flt[t]['signals'][s]['tpr_at_fpr']:.3f}]{ceiling} "
+                         f"AUC {e['auc']:.3f}")
         lines.append(f"  {s:10s} " + "   ".join(cells))
+    ess = ", ".join(f"{t} {emu[t]['background_ess_above_threshold']:.1f}" for t in ("pt1", "pt4"))
+    lines.append(f"background events above the thresholds (effective): {ess}")
     worst = min(v["fraction_identical"] for v in metrics["v1_agreement"].values())
     lines.append(f"V1 model vs emulator: every tensor >= {worst:.4%} identical "
                  f"(max |diff| {max(v['max_abs_diff_lsb'] for v in metrics['v1_agreement'].values())} LSB)")

@@ -819,6 +819,68 @@ def _(tmp):
 
 
 
+# ---- sweep (every case fails before any point runs)
+def _sweep(tmp: Path, *args: str, data: Path | None = None) -> list[str]:
+    return ["sweep", "--data", str(data or micro_dataset(tmp)), "--out", str(tmp / "sweep"), "--train-steps", "2", *args]
+
+
+for _name, _vary, _frag in [
+    ("unknown-key", "precision.cnn.bitz=8,10", "precision.cnn.bitz: unknown key"),
+    ("unknown-section", "precison.cnn.bits=8", "precison: unknown key"),
+    ("key-through-a-value", "bandwidth.link_tbps.x=1", "bandwidth.link_tbps is a value, not a section"),
+    ("wrong-type-string", "precision.cnn.bits=8,ten", 'precision.cnn.bits = "ten": expected an integer'),
+    ("wrong-type-float", "precision.cnn.bits=8.5", "precision.cnn.bits = 8.5: expected an integer"),
+    ("wrong-type-bool", "bandwidth.link_tbps=true", "bandwidth.link_tbps = true"),
+    ("out-of-range", "precision.cnn.bits=8,40", "precision.cnn.bits = 40"),
+    ("empty-product", "precision.cnn.bits=", "empty value list"),
+    ("empty-value", "precision.cnn.bits=8,,10", "empty value list"),
+    ("no-equals", "precision.cnn.bits", "expected KEY=V1,V2"),
+    ("repeated-value", "precision.cnn.bits=8,8", "repeated"),
+]:
+    CASES[f"sweep-{_name}"] = ((lambda tmp, v=_vary: _sweep(tmp, "--vary", v)), _frag)
+CASES.update({
+    "sweep-nothing-to-sweep": ((lambda tmp: _sweep(tmp)), "nothing to sweep"),
+    "sweep-vary-and-points": ((lambda tmp: _sweep(tmp, "--vary", "precision.cnn.bits=8", "--points",
+                                                  str(DEFAULT_SPEC))), "not both"),
+    "sweep-key-twice": ((lambda tmp: _sweep(tmp, "--vary", "precision.cnn.bits=8", "--vary", "precision.cnn.bits=10")),
+                        "varied twice"),
+    "sweep-points-missing": ((lambda tmp: _sweep(tmp, "--points", str(tmp / "none.yaml"))), "does not exist"),
+    "sweep-points-not-a-list": ((lambda tmp: _sweep(tmp, "--points", str(DEFAULT_SPEC))), "expected a non-empty list"),
+    "sweep-points-empty-list": ((lambda tmp: (tmp / "p.yaml").write_text("[]") and _sweep(
+        tmp, "--points", str(tmp / "p.yaml"))), "expected a non-empty list"),
+    "sweep-points-unknown-key": ((lambda tmp: (tmp / "p.yaml").write_text("- {precision.cnn.bitz: 8}\n") and _sweep(
+        tmp, "--points", str(tmp / "p.yaml"))), "unknown key"),
+    "sweep-mode-unknown": ((lambda tmp: _sweep(tmp, "--vary", "precision.cnn.bits=8", "--mode", "magic")), "--mode"),
+    "sweep-train-steps-zero": ((lambda tmp: _sweep(tmp, "--vary", "precision.cnn.bits=8", "--train-steps", "0")),
+                               "--train-steps 0"),
+    "sweep-rtl-events-above-events": ((lambda tmp: _sweep(tmp, "--vary", "precision.cnn.bits=8", "--events", "2",
+                                                          "--rtl-events", "3")), "--rtl-events 3"),
+    "sweep-simulator-unknown": ((lambda tmp: _sweep(tmp, "--vary", "precision.cnn.bits=8", "--sim", "modelsim")),
+                                "--sim 'modelsim'"),
+    "sweep-objective-bad": ((lambda tmp: _sweep(tmp, "--vary", "precision.cnn.bits=8", "--objective", "ZH_nnbb")),
+                            "expected SIGNAL:TRIGGER"),
+    "sweep-objective-unknown-signal": ((lambda tmp: _sweep(tmp, "--vary", "precision.cnn.bits=8", "--objective",
+                                                           "ggHH_4b:pt1")), "signal 'ggHH_4b' is not in dataset"),
+    "sweep-data-missing": ((lambda tmp: _sweep(tmp, "--vary", "precision.cnn.bits=8", data=tmp / "none")),
+                           "not a directory"),
+    "sweep-base-spec-broken": ((lambda tmp: _sweep(tmp, "--vary", "precision.cnn.bits=8", "--spec", str(
+        good_spec(tmp, text="name: [x\n")))), "not valid YAML"),
+    "sweep-dask-scheduler-bad": ((lambda tmp: _sweep(tmp, "--vary", "precision.cnn.bits=8", "--dask-scheduler",
+                                                     "nonsense://x")), "dask scheduler nonsense://x: cannot connect"),
+    "sweep-base-run-not-finished": ((lambda tmp: _sweep(tmp, "--vary", "precision.cnn.bits=8", "--from-run", str(
+        good_run(tmp, "started")), data=tmp / "micro")), "has not finished training"),
+    "sweep-base-run-not-a-run": ((lambda tmp: _sweep(tmp, "--vary", "precision.cnn.bits=8", "--from-run", str(tmp))),
+                                 "run.json is missing"),
+})
+
+
+@case("sweep-base-run-of-another-dataset", "was trained on dataset ffffffffffff, not on --data")
+def _(tmp):
+    run_dir = good_run(tmp, "trained")
+    edit_json(run_dir / "run.json", lambda d: {**d, "dataset_hash": "f" * 64})
+    return _sweep(tmp, "--vary", "precision.cnn.bits=8", "--from-run", str(run_dir), data=tmp / "micro")
+
+
 # --------------------------------------------------------------------------- the test
 
 
@@ -893,6 +955,9 @@ def test_positive_controls_of_datasets_and_runs(tmp_path):
     assert rd.config().batch_size == 8
     rd.check_resume()
     rd.check_model()
+    res = run(["sweep", "--data", str(tmp_path / "micro"), "--out", str(tmp_path / "sweep"), "--from-run", str(run_dir),
+               "--vary", "precision.cnn.bits=6"])  # the sweep cases' inputs pass: one infeasible point, nothing to train
+    assert res.exit_code == 0 and "infeasible" in res.output, res.output
 
 
 def test_build_directory_works_from_another_working_directory(tmp_path, monkeypatch):

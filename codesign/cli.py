@@ -242,8 +242,9 @@ main.add_command(export)
 main.add_command(evaluate)
 from codesign.hls.cli import crosscheck_hls4ml  # noqa: E402
 main.add_command(crosscheck_hls4ml)
-from codesign.rtl.cli import check_latency  # noqa: E402
+from codesign.rtl.cli import check_latency, check_timing  # noqa: E402
 main.add_command(check_latency)
+main.add_command(check_timing)
 from codesign.sweep.cli import sweep  # noqa: E402
 main.add_command(sweep)
 

@@ -68,6 +68,8 @@ class DerivedParams:
     calib_addresses: int
     log_abs_eta_raw: np.ndarray
     eta_bin_of_row: np.ndarray
+    cnn_extra_stages: int = 0  # firmware.register_products: PRODUCT_REGISTER_STAGES, else 0
+    multipliers: str = "dsp"  # firmware.multipliers: dsp | lut
 
     @property
     def n_pixels(self) -> int:
@@ -176,18 +178,24 @@ def _budgets(spec: Spec, clock: Fraction) -> dict[str, Budget]:
     return out
 
 
-def rtl_latency_model(eta_bins: int, phi_bins: int, p: int, window: int, n_clusters: int) -> tuple[int, int]:
+# Register stages `firmware.register_products` adds to the CNN pixel pipeline: the tap-group sums and
+# the constant products of the depthwise convolution, and the constant products of each dense layer.
+PRODUCT_REGISTER_STAGES = 5
+
+
+def rtl_latency_model(eta_bins: int, phi_bins: int, p: int, window: int, n_clusters: int,
+                      cnn_extra_stages: int = 0) -> tuple[int, int]:
     """Cycles the generated RTL takes at P pixels per clock: (denoiser, chain), pipeline fill included.
 
     Denoiser: the event's beats, then the CNN window's last row and two groups (phi_bins / P + 2
-    emissions) and its 13 register stages. Chain: the clusterer's last r rows and 2 ceil(r / P)
+    emissions) and its 13 register stages (plus `cnn_extra_stages`). Chain: the clusterer's last r rows and 2 ceil(r / P)
     column beats after the CNN, then its stages, the cluster stream, calibration and the sort.
     Measured in RTL simulation (docs/rtl.md); `tests/test_spec_rtl_sweep.py` checks that the
     simulated latency never exceeds it.
     """
     groups = phi_bins // p
     r = window // 2
-    denoise = -(-eta_bins * phi_bins // p) + groups + 2 + 13
+    denoise = -(-eta_bins * phi_bins // p) + groups + 2 + 13 + cnn_extra_stages
     chain = denoise + r * groups + 2 * -(-r // p) + 11 + n_clusters
     return denoise, chain
 
@@ -259,12 +267,13 @@ def _derive(spec: Spec) -> DerivedParams:
     r = spec.clusterer.window // 2
     overhead = _exact(spec.latency.pipeline_overhead)
     n_clusters = spec.clusterer.n_clusters
+    extra = PRODUCT_REGISTER_STAGES if spec.firmware.register_products else 0
     # The RTL streams at least 2 pixel groups per row (P <= phi_bins / 2).
     candidates = [p for p in range(1, d.phi_bins // 2 + 1) if d.phi_bins % p == 0]
     choice = None
     for p in candidates:
         stream = -(-n_pixels // p)
-        model_denoise, model_chain = rtl_latency_model(d.eta_bins, d.phi_bins, p, spec.clusterer.window, n_clusters)
+        model_denoise, model_chain = rtl_latency_model(d.eta_bins, d.phi_bins, p, spec.clusterer.window, n_clusters, extra)
         denoise_est = math.ceil(model_denoise * (1 + overhead))
         chain_est = math.ceil(model_chain * (1 + overhead))
         if denoise_est <= budgets["denoiser"].cycles and chain_est <= budgets["chain"].cycles:
@@ -272,7 +281,7 @@ def _derive(spec: Spec) -> DerivedParams:
             break
     if choice is None:
         p = candidates[-1]
-        model_denoise, model_chain = rtl_latency_model(d.eta_bins, d.phi_bins, p, spec.clusterer.window, n_clusters)
+        model_denoise, model_chain = rtl_latency_model(d.eta_bins, d.phi_bins, p, spec.clusterer.window, n_clusters, extra)
         raise SpecError(
             f"latency.denoise_us = {spec.latency.denoise_us}, latency.chain_us = {spec.latency.chain_us}: cannot be "
             f"met at {spec.target.clock_mhz} MHz even with P = {p} pixels per clock (the RTL's largest, phi_bins / 2 "
@@ -328,4 +337,6 @@ def _derive(spec: Spec) -> DerivedParams:
         calib_addresses=calib_address_count(formats["cluster_pt"].width, spec.calibration.mantissa_bits),
         log_abs_eta_raw=log_eta,
         eta_bin_of_row=eta_bin,
+        cnn_extra_stages=extra,
+        multipliers=spec.firmware.multipliers,
     )

@@ -95,6 +95,17 @@ class TriggerSpec:
     objects: tuple[str, ...] = ("pt1", "pt4")
 
 
+MULTIPLIERS = ("dsp", "lut")
+
+
+@dataclass(frozen=True)
+class FirmwareSpec:
+    """Choices of the generated firmware that leave its arithmetic, and so the bundle, unchanged."""
+
+    multipliers: str = "dsp"  # constant multiplications in DSP48E2 slices, or in LUTs
+    register_products: bool = False  # register the CNN's tap sums and constant products (shorter paths, +5 cycles)
+
+
 @dataclass(frozen=True)
 class Spec:
     """A validated constraint spec."""
@@ -109,12 +120,16 @@ class Spec:
     clusterer: ClustererSpec
     calibration: CalibrationSpec
     trigger: TriggerSpec
+    firmware: FirmwareSpec = field(default_factory=FirmwareSpec)
     source: str = field(default="<memory>", compare=False)
 
     def canonical(self) -> dict[str, Any]:
-        """The spec as plain data (no source path), the input of `spec_hash`."""
+        """The spec as plain data (no source path), the input of `spec_hash`; a default firmware section is left
+        out, so specs written before it existed keep their hash."""
         d = asdict(self)
         d.pop("source")
+        if self.firmware == FirmwareSpec():
+            d.pop("firmware")
         return d
 
     def spec_hash(self) -> str:
@@ -187,6 +202,21 @@ def _integer(lo: int, hi: int, what: str | None = None) -> Callable[[str, Any], 
         return v
 
     return check
+
+
+def _choice(options: tuple[str, ...]) -> Callable[[str, Any], str]:
+    def check(path: str, v: Any) -> str:
+        if v not in options:
+            raise _fail(path, v, " or ".join(options))
+        return v
+
+    return check
+
+
+def _boolean(path: str, v: Any) -> bool:
+    if not isinstance(v, bool):
+        raise _fail(path, v, "true or false")
+    return v
 
 
 def _string(path: str, v: Any) -> str:
@@ -328,11 +358,16 @@ def parse_spec(data: Any, source: str = "<memory>") -> Spec:
         objects=tr.get("objects", _objects, ("pt1", "pt4")),
     )
     tr.done()
+
+    fw = top.child("firmware", required=False)
+    firmware = FirmwareSpec(multipliers=fw.get("multipliers", _choice(MULTIPLIERS), "dsp"),
+                            register_products=fw.get("register_products", _boolean, False))
+    fw.done()
     top.done()
 
     spec = Spec(name=name, description=description, target=target, detector=detector,
                 bandwidth_tbps=bandwidth, latency=latency, precision=precision,
-                clusterer=clusterer, calibration=calibration, trigger=trigger, source=source)
+                clusterer=clusterer, calibration=calibration, trigger=trigger, firmware=firmware, source=source)
     _check_geometry(spec)
     return spec
 

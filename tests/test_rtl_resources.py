@@ -17,8 +17,8 @@ from codesign.paths import DEFAULT_SPEC
 from codesign.rtl.estimate import estimate
 from codesign.rtl.plan import make_plan
 from codesign.rtl.resources import yosys_resources
-from codesign.rtl.verilog import environment, write_sources
-from codesign.rtl.vivado import BLOCK_INSTANCES, parse_utilization, vivado_status
+from codesign.rtl.verilog import write_sources
+from codesign.rtl.vivado import BLOCK_INSTANCES, parse_utilization, vivado_status, write_project
 from codesign.rtl.yosys import categorise, hierarchical_cells, yosys_exe
 from codesign.spec import load_spec
 
@@ -53,9 +53,8 @@ def test_vivado_parser_rejects_other_text():
 
 def test_vivado_script_and_status(design, tmp_path):
     d, plan, sources = design
-    tcl = environment().get_template("vivado_synth.tcl.j2").render(
-        sources=[str(s) for s in sources], top="cs_top", part=d.part.name, out=str(tmp_path), instances=BLOCK_INSTANCES)
-    assert f"synth_design -top cs_top -part {d.part.name} -mode out_of_context" in tcl
+    tcl = write_project(sources, "cs_top", d.part.name, d.clock_mhz, tmp_path / "vivado")[0].read_text()
+    assert "synth_design -top $top -part $part -mode out_of_context" in tcl and f"set part {d.part.name}" in tcl
     assert tcl.count("read_verilog ") == len(sources) and "report_utilization -cells [get_cells u_cnn]" in tcl
     assert vivado_status() in (None, "skipped: vivado not on PATH")
 

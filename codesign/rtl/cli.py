@@ -11,6 +11,7 @@ from codesign.build.config import BuildConfig, read_manifest
 from codesign.build.steps import CheckFailed, run_build
 from codesign.derived import derive
 from codesign.errors import InputError
+from codesign.rtl import timing_gate
 from codesign.rtl.latency import format_table, latency_rows, stored_latencies
 from codesign.spec import load_spec
 
@@ -58,3 +59,47 @@ def check_latency(spec_file: Path, build_dir: Path) -> None:
     if over or missing:
         raise CheckFailed("; ".join(filter(None, [f"over budget: {', '.join(over)}" if over else "",
                                                   f"not measured: {', '.join(missing)}" if missing else ""])))
+
+
+def vendor_lines(build_dir: Path) -> list[str]:
+    """What the vendor steps of a build did: Vivado (routed WNS) and the HLS tool, or why they were skipped."""
+    steps = read_manifest(build_dir).get("steps", {})
+    vivado = (steps.get("synth", {}).get("result") or {}).get("vivado")
+    hls = steps.get("csynth", {}).get("result") or {}
+    lines = [f"vivado: {vivado if vivado else 'not run (no synth step)'}"]
+    if vivado == "done":
+        timing = timing_gate.stored_vivado_timing(build_dir)
+        lines[0] += f", routed WNS {timing.get('wns_ns')} ns" if timing else ""
+    lines.append(f"vitis_hls: {hls.get('status', 'not run (no csynth step)')}"
+                 f"{': ' + hls['reason'] if hls.get('reason') else ''}")
+    return lines
+
+
+@click.command("check-timing")
+@click.option("--spec", "spec_file", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Constraint spec whose clock applies.")
+@click.option("--build", "build_dir", type=click.Path(path_type=Path), required=True,
+              help="Build directory of `codesign build` (synthesized and estimated first when it holds no estimate).")
+def check_timing(spec_file: Path, build_dir: Path) -> None:
+    """Print the estimated slowest path per block against SPEC's clock; exit 1 when any block misses it."""
+    derived = derive(load_spec(spec_file))
+    if not build_dir.is_dir():
+        raise InputError(f"--build {str(build_dir)!r}: not a directory")
+    config = BuildConfig.load(build_dir)
+    check_built_from(build_dir, spec_hash=derived.spec_hash, spec_name=f"--spec {str(spec_file)!r}")
+    record = timing_gate.stored_timing(build_dir)
+    if record is None:
+        click.echo(f"no timing estimate stored in {build_dir}: running its rtl, synth and timing steps", err=True)
+        run_build(dataclasses.replace(config, out=str(build_dir), steps=("rtl", "synth", "timing")),
+                  log=lambda line: click.echo(line, err=True))
+        record = timing_gate.stored_timing(build_dir)
+    rows = timing_gate.timing_rows(derived, record)
+    click.echo(f"build {build_dir}, {record['family']} speed grade {record['speed_grade']}")
+    click.echo(timing_gate.format_table(rows, derived.clock_mhz))
+    for line in vendor_lines(build_dir):
+        click.echo(line)
+    misses = [r.block for r in rows if r.misses]
+    if misses:
+        hint = " (firmware.register_products: true shortens the denoiser's paths)" if "denoiser" in misses and \
+            not derived.cnn_extra_stages else ""
+        raise CheckFailed(f"estimated to miss {derived.clock_mhz:g} MHz: {', '.join(misses)}{hint}")

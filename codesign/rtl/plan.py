@@ -84,6 +84,7 @@ class Dense:
     acc_width: int
     groups: tuple[tuple[int, ...], ...]  # input indices summed together in the partial-sum stage
     requant: Requant | None  # None: the raw accumulator is the output (dense 3)
+    product_regs: bool = False  # firmware.register_products: every constant product is a register first
 
     @property
     def n_out(self) -> int:
@@ -100,8 +101,8 @@ class Dense:
 
     @property
     def stages(self) -> int:
-        """Register stages: the sum (one or two), then the activation when there is one."""
-        return (2 if self.staged else 1) + (1 if self.requant is not None else 0)
+        """Register stages: the products (when registered), the sum (one or two), then the activation if any."""
+        return int(self.product_regs) + (2 if self.staged else 1) + (1 if self.requant is not None else 0)
 
     def nonzero(self) -> int:
         return int(sum(1 for row in self.weights for w in row if w != 0))
@@ -115,7 +116,7 @@ def _acc_range(weights: np.ndarray, bias: np.ndarray, x_lo: np.ndarray, x_hi: np
 
 
 def _dense(name: str, w: np.ndarray, b: np.ndarray, x_lo: np.ndarray, x_hi: np.ndarray, in_bits: int,
-           stage) -> Dense:
+           stage, product_regs: bool) -> Dense:
     """A dense layer's plan from its weights w (out, in), bias and input ranges."""
     w = np.asarray(w, dtype=np.int64)
     b = np.asarray(b, dtype=np.int64)
@@ -125,7 +126,7 @@ def _dense(name: str, w: np.ndarray, b: np.ndarray, x_lo: np.ndarray, x_hi: np.n
     groups = tuple(tuple(range(s, min(s + PARTIAL_GROUP, n_in))) for s in range(0, n_in, PARTIAL_GROUP))
     return Dense(name=name, weights=tuple(tuple(int(v) for v in row) for row in w),
                  bias=tuple(int(v) for v in b), acc_width=width, groups=groups,
-                 requant=None if stage is None else _requant(stage, width - 1))
+                 requant=None if stage is None else _requant(stage, width - 1), product_regs=product_regs)
 
 
 @dataclass(frozen=True)
@@ -235,10 +236,17 @@ class CnnPlan:
     seg: Requant
     pred_width: int  # exact w_em*E_em + w_had*E_had
     pred: Requant
+    product_regs: bool = False  # firmware.register_products: tap sums and constant products registered
+    lut_multipliers: bool = False  # firmware.multipliers = lut: the pixel network's multiplications in LUTs
 
     @property
     def n_layers(self) -> int:
         return len(self.kernel)
+
+    @property
+    def conv_stages(self) -> int:
+        """Register stages up to the conv accumulator: (tap sums, products when registered,) the sum."""
+        return 1 + 2 * int(self.product_regs)
 
     @property
     def act_width(self) -> int:
@@ -247,7 +255,7 @@ class CnnPlan:
     @property
     def seg_stage(self) -> int:
         """Pipeline stage (after the window register) whose register holds the segmentation weights."""
-        return 2 + sum(d.stages for d in self.dense) + 1
+        return self.conv_stages + 1 + sum(d.stages for d in self.dense) + 1
 
     @property
     def depth(self) -> int:
@@ -358,11 +366,12 @@ def make_plan(bundle: FirmwareBundle, derived: DerivedParams) -> RtlPlan:
     feat_hi = np.array([act_max << k.feat_shift] * n_conv + [int(log_eta.max())], dtype=np.int64)
     feat_lo = np.array([0] * n_conv + [int(log_eta.min())], dtype=np.int64)
     log_eta_w = signed_bits(int(log_eta.min()), int(log_eta.max()))
-    d1 = _dense("d1", k.w1.T, k.b1, feat_lo, feat_hi, max(act_w + k.feat_shift, log_eta_w - 1), k.d1)
+    regs = derived.cnn_extra_stages > 0
+    d1 = _dense("d1", k.w1.T, k.b1, feat_lo, feat_hi, max(act_w + k.feat_shift, log_eta_w - 1), k.d1, regs)
     a_hi = np.full(np.asarray(k.w2).shape[0], act_max, dtype=np.int64)
     a_lo = np.zeros_like(a_hi)
-    d2 = _dense("d2", k.w2.T, k.b2, a_lo, a_hi, act_w, k.d2)
-    d3 = _dense("d3", k.w3.T, k.b3, a_lo, a_hi, act_w, None)
+    d2 = _dense("d2", k.w2.T, k.b2, a_lo, a_hi, act_w, k.d2, regs)
+    d3 = _dense("d3", k.w3.T, k.b3, a_lo, a_hi, act_w, None, regs)
     hs_width = max(d3.acc_width, k.hs_frac + 2) + 1
     seg = _requant(k.seg, hs_width - 1)
     pred_max = g.n_layers * seg.hi * et_max
@@ -376,7 +385,8 @@ def make_plan(bundle: FirmwareBundle, derived: DerivedParams) -> RtlPlan:
         conv_width=conv_w, conv_requant=conv_rq, feat_shift=k.feat_shift,
         log_eta=tuple(int(v) for v in log_eta), log_eta_width=log_eta_w,
         dense=(d1, d2, d3), hs_frac=k.hs_frac, hs_width=hs_width, seg=seg,
-        pred_width=unsigned_bits(pred_max), pred=pred)
+        pred_width=unsigned_bits(pred_max), pred=pred, product_regs=regs,
+        lut_multipliers=derived.multipliers == "lut")
 
     mask = np.asarray(bundle.clusterer.window_mask)
     r = mask.shape[0] // 2

@@ -9,7 +9,7 @@ from codesign.parts import Part
 from codesign.rtl.estimate import estimate
 from codesign.rtl.plan import RtlPlan
 from codesign.rtl.sim import tool_env
-from codesign.rtl.verilog import BLOCK_MODULES, TOP
+from codesign.rtl.verilog import BLOCK_MODULES
 from codesign.rtl.vivado import run_vivado, vivado_status
 from codesign.rtl.yosys import CATEGORIES, categorise, synth_block, yosys_exe
 
@@ -32,26 +32,28 @@ def yosys_version() -> str:
     return proc.stdout.strip().split(" (")[0]
 
 
-def yosys_resources(sources: list[Path], part: Part, out: Path,
-                    blocks: dict[str, str] = BLOCK_MODULES) -> tuple[dict, dict[str, float]]:
-    """Per-block and total counts from yosys; returns (report section, seconds per block)."""
+def yosys_resources(sources: list[Path], part: Part, out: Path, blocks: dict[str, str] = BLOCK_MODULES,
+                    nodsp: bool = False) -> tuple[dict, dict[str, float]]:
+    """Per-block and total counts from yosys (`nodsp`: multiplications in LUTs); returns (report section, seconds
+    per block)."""
     counts, seconds = {}, {}
     for block, module in blocks.items():
-        cells, seconds[block] = synth_block(sources, module, part.yosys_family, out)
+        cells, seconds[block] = synth_block(sources, module, part.yosys_family, out, nodsp)
         counts[block] = categorise(cells)
     total = {k: sum(c[k] for c in counts.values()) for k in CATEGORIES}
     section = {"tool": yosys_version(),
-               "script": f"synth_xilinx -family {part.yosys_family} -top <block> -noiopad -noclkbuf; stat -json",
+               "script": f"synth_xilinx -family {part.yosys_family} -top <block> -noiopad -noclkbuf"
+                         f"{' -nodsp' if nodsp else ''}; stat -json",
                "blocks": counts, "total": total, "utilisation_pct": utilisation(total, part)}
     return section, seconds
 
 
-def resource_report(plan: RtlPlan, sources: list[Path], part: Part, out: Path) -> tuple[dict, dict]:
-    """The resources.json document and the run times (yosys per block, Vivado)."""
-    ys, seconds = yosys_resources(sources, part, out / "yosys")
+def resource_report(plan: RtlPlan, sources: list[Path], part: Part, out: Path, vivado_project: Path) -> tuple[dict, dict]:
+    """The resources.json document and the run times (yosys per block; Vivado runs `vivado_project` when present)."""
+    ys, seconds = yosys_resources(sources, part, out / "yosys", nodsp=plan.cnn.lut_multipliers)
     est = estimate(plan)
     why_not = vivado_status()
-    vivado = {"status": why_not} if why_not else run_vivado(sources, TOP, part.name, out / "vivado")
+    vivado = {"status": why_not} if why_not else run_vivado(vivado_project)
     report = {
         "part": part.name,
         "capacity": capacity(part),

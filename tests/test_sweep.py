@@ -197,3 +197,16 @@ def test_trained_points_on_a_dask_cluster_equal_those_run_here(tiny_dataset, swe
     assert {k: v for k, v in rows[0].items() if k not in ("index", "dominated")} == \
         {k: v for k, v in here.items() if k not in ("index", "dominated")}
     assert rows[1]["status"] == "done" and rows[1]["bit_exact"] and rows[1]["derived"]["levels"] == 256
+
+
+@pytest.mark.slow
+def test_points_fine_tuned_from_a_base_run(tiny_dataset, swept, tmp_path):
+    """--from-run: 6 bits per cell from the bits-8 point's run; the log says so and the point is bit-exact."""
+    base = swept / "points" / _doc(swept)["points"][1]["id"] / "run"
+    r = sweep("--data", str(tiny_dataset), "--out", str(tmp_path / "f"), "--vary", "bandwidth.link_tbps=1.536",
+              "--from-run", str(base), *FAST)
+    assert r.exit_code == 0, r.output
+    row = _doc(tmp_path / "f")["points"][0]
+    assert row["status"] == "done" and row["bit_exact"] and row["derived"]["levels"] == 64
+    log = (tmp_path / "f" / "points" / row["id"] / "point.log").read_text()
+    assert f"fine-tuning from {base}" in log and "seeded start kept for" in log

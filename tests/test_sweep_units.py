@@ -101,3 +101,32 @@ def test_a_value_refused_only_with_some_partners_makes_those_points_infeasible()
     assert specs[0].reason is not None and specs[1].reason is None
     with pytest.raises(InputError, match="precision.cnn.bias_int_bits"):
         resolve(DEFAULT_SPEC, product(parse_vary(("precision.cnn.bias_int_bits=12", "precision.cnn.bits=10"))))
+
+
+# --------------------------------------------------------------------------- fine-tuning
+
+
+def test_fine_tuning_copies_every_weight_of_the_same_shape():
+    """A base model (8 bits per cell) into a point's model of 6 bits per cell and another seed: every variable but
+    the quantisers' levels takes the base's value; those keep the point's seeded start."""
+    from codesign.sweep.finetune import copy_weights
+    from codesign.train.model import build_model
+
+    doc = load_spec_document(DEFAULT_SPEC)
+    base_spec = point_spec(doc, Point(0, ()))
+    small = point_spec(doc, Point(0, (("bandwidth.link_tbps", 1.536),)))
+    base = build_model(base_spec.spec, base_spec.derived, seed=0)
+    model = build_model(small.spec, small.derived, seed=1)
+    before = [v.numpy().copy() for v in model.variables]
+    skipped = copy_weights(base, model)
+    quantiser_vars = {id(v) for q in model.quantisers for v in q.variables}
+    other_shape = [m for b, m in zip(base.variables, model.variables) if b.shape != m.shape]
+    assert len(skipped) == len(other_shape) == 2 and all(id(m) in quantiser_vars for m in other_shape)
+    copied = 0
+    for b, m, old in zip(base.variables, model.variables, before):
+        if b.shape != m.shape:
+            assert (m.numpy() == old).all()
+        else:
+            assert (m.numpy() == b.numpy()).all()
+            copied += int((old != b.numpy()).any())  # the seeds differ, so the copy changed something
+    assert copied > 0

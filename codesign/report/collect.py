@@ -18,6 +18,7 @@ from codesign import __version__
 from codesign.build.config import BuildConfig, read_manifest
 from codesign.derived import DerivedParams, derive
 from codesign.errors import InputError
+from codesign.report.paper_figures import PHYSICS_ARRAYS
 from codesign.rtl.cli import check_built_from
 from codesign.rtl.latency import latency_rows, stored_latencies
 from codesign.spec import Spec, load_spec
@@ -42,6 +43,7 @@ class RunData:
     arrays: dict[str, np.ndarray]
     processes: list[str]
     bundle: FirmwareBundle | None
+    physics: dict[str, np.ndarray] | None = None  # physics_arrays.npz: Figs. 7 and 9 (None: evaluated before it)
 
 
 @dataclass
@@ -70,8 +72,10 @@ def load_run(path: Path) -> RunData:
     processes = [str(p) for p in arrays.pop("processes")]
     bundle_dir = path / "bundle"
     bundle = FirmwareBundle.load(bundle_dir) if bundle_dir.is_dir() else None
+    physics = (read_npz(path / PHYSICS_ARRAYS, f"run {str(path)!r}", kinds="iubfU")
+               if (path / PHYSICS_ARRAYS).exists() else None)
     return RunData(name=path.name, mode=str(metrics.get("mode", "?")), metrics=metrics, arrays=arrays,
-                   processes=processes, bundle=bundle)
+                   processes=processes, bundle=bundle, physics=physics)
 
 
 def load(build_dir: Path, runs: list[Path]) -> ReportData:

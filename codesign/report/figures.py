@@ -7,10 +7,6 @@ from typing import Any
 
 import numpy as np
 
-from emulation.bundle import FirmwareBundle
-from emulation.fixed import to_float
-from emulation.semantics import calib_address
-
 
 def pyplot():
     """matplotlib.pyplot with the Agg backend and the mplhep ATLAS style (shared by every plot of the project)."""
@@ -70,41 +66,6 @@ def latency_chart(rows: list[dict[str, Any]]) -> bytes:
     return _png(fig)
 
 
-def quantiser_chart(bundles: dict[str, FirmwareBundle]) -> bytes:
-    """Learned quantiser bin widths Delta_i against E_T, per layer, for every bundle given."""
-    plt = pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(12, 5))
-    for ax, layer, title in zip(axes, (0, 1), ("EM", "HAD")):
-        for k, (name, b) in enumerate(bundles.items()):
-            c = to_float(b.quantiser.levels[layer], b.formats["et_dec"])
-            ax.plot(c[1:], np.diff(c), drawstyle="steps-mid", color=f"C{k}", label=name)
-        ax.set_xscale("symlog", linthresh=1.0)
-        ax.set_xlabel("level c_i [GeV]")
-        ax.set_ylabel("bin width Delta_i [GeV]")
-        ax.set_title(f"{title} quantiser")
-        ax.legend(fontsize=10)
-    return _png(fig)
-
-
-def calibration_chart(bundle: FirmwareBundle) -> bytes:
-    """Calibrated pT against cluster pT per |eta| bin, read from the LUT exactly as the firmware does."""
-    plt = pyplot()
-    f = bundle.formats
-    pt_raw = np.unique(np.round(np.geomspace(1, 2 ** min(f["cluster_pt"].width, 20) - 1, 600)).astype(np.int64))
-    addr = calib_address(pt_raw, int(bundle.calibration.mantissa_bits))
-    fig, ax = plt.subplots(figsize=(9, 6))
-    for k in range(bundle.calibration.lut.shape[0]):
-        ax.plot(to_float(pt_raw, f["cluster_pt"]), to_float(bundle.calibration.lut[k, addr], f["pt_calib"]),
-                color=f"C{k}", label=f"|eta| bin {k}")
-    ax.set_xscale("log")
-    ax.set_yscale("symlog", linthresh=1.0)
-    ax.set_ylim(bottom=0)
-    ax.set_xlabel("cluster pT [GeV]")
-    ax.set_ylabel("calibrated pT [GeV]")
-    ax.legend(fontsize=10)
-    return _png(fig)
-
-
 def roc_axes(ax, fpr: float) -> None:
     """The common frame of a ROC plot: log FPR axis, the operating FPR marked."""
     ax.axvline(fpr, color="grey", lw=1, ls=":")
@@ -115,21 +76,27 @@ def roc_axes(ax, fpr: float) -> None:
     ax.set_ylabel("true-positive rate")
 
 
-def roc_chart(curves: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]], fpr: float, trigger: str) -> bytes:
-    """ROC curves of one trigger: curves[label][signal] = (fpr array, tpr array)."""
+def roc_chart(curves: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]], fpr: float, trigger: str,
+              marks: dict[str, dict[str, float]] | None = None) -> bytes:
+    """ROC curves of one trigger, one panel per signal: curves[label][signal] = (fpr array, tpr array);
+    marks[label][signal], the TPR at the operating FPR, is drawn as a point on the FPR line."""
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(9, 6))
-    styles = ["-", "--", ":", "-."]
     signals = sorted({s for per in curves.values() for s in per})
-    for li, (label, per) in enumerate(curves.items()):
-        for si, s in enumerate(signals):
+    rows = (len(signals) + 1) // 2
+    fig, axes = plt.subplots(rows, 2, figsize=(13, 5 * rows), squeeze=False)
+    styles = ["-", "--", ":", "-."]
+    for ax, s in zip(axes.ravel(), signals):
+        for li, (label, per) in enumerate(curves.items()):
             if s in per:
                 f, t = per[s]
-                ax.plot(np.maximum(f, 1e-7), t, styles[li % 4], color=f"C{si}",
-                        label=f"{s}, {label}")
-    roc_axes(ax, fpr)
-    ax.set_title(f"{trigger} trigger")
-    ax.legend(fontsize=8, loc="upper left", ncol=2)
+                ax.plot(np.maximum(f, 1e-7), t, styles[li % 4], color=f"C{li}", label=label)
+            if marks and s in marks.get(label, {}):
+                ax.plot([fpr], [marks[label][s]], "o", color=f"C{li}", label=f"TPR {marks[label][s]:.3f}")
+        roc_axes(ax, fpr)
+        ax.set_title(f"{s}, {trigger} trigger", fontsize=13)
+        ax.legend(fontsize=8, loc="upper left")
+    for ax in axes.ravel()[len(signals):]:
+        ax.set_visible(False)
     return _png(fig)
 
 

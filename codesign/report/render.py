@@ -9,7 +9,7 @@ from typing import Any
 
 import jinja2
 
-from codesign.report import collect, figures
+from codesign.report import collect, figures, paper_figures
 from emulation.atomic import replace_dir
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -26,14 +26,28 @@ def _physics_pngs(data: collect.ReportData) -> dict[str, str]:
     fpr = data.spec.trigger.fpr
     pngs = {}
     for trig in ("pt1", "pt4"):
-        curves = {}
-        for r in data.runs:
-            curves[f"{r.mode} emulator"] = collect.roc_curves(r, trig, "emulator")
-            curves[f"{r.mode} float"] = collect.roc_curves(r, trig, "float")
-        pngs[f"ROC {trig}"] = _b64(figures.roc_chart(curves, fpr, trig))
+        curves = {f"{r.mode} emulator": collect.roc_curves(r, trig, "emulator") for r in data.runs}
+        curves.update({f"{r.mode} float": collect.roc_curves(r, trig, "float") for r in data.runs})
+        marks = {f"{r.mode} emulator": {s: v["tpr_at_fpr"] for s, v in r.metrics["emulator"][trig]["signals"].items()}
+                 for r in data.runs}
+        pngs[f"ROC {trig}"] = _b64(figures.roc_chart(curves, fpr, trig, marks))
         pngs[f"turn-on {trig}"] = _b64(figures.turn_on_chart({r.mode: collect.turn_on_curves(r, trig)
                                                               for r in data.runs}, trig))
     return pngs
+
+
+def _paper_pngs(data: collect.ReportData) -> dict[str, str | None]:
+    """Figs. 6-9: quantisers (build and run bundles), then per run calibration, event display and resolution."""
+    run_bundles = {r.mode: r.bundle for r in data.runs if r.bundle is not None}
+    physics = {r.mode: r.physics for r in data.runs if r.physics is not None}
+    eta_max = data.spec.detector.eta_max
+    return {
+        "quantiser": _b64(paper_figures.quantiser_chart({"build bundle": data.bundle, **run_bundles})),
+        "calibration": _b64(paper_figures.calibration_response_chart(run_bundles or {"build bundle": data.bundle},
+                                                                     eta_max)),
+        "event_display": _b64(paper_figures.event_display_chart(physics)) if physics else None,
+        "resolution": _b64(paper_figures.resolution_chart(physics)) if physics else None,
+    }
 
 
 def build_report(build_dir: Path, runs: list[Path], out: Path) -> dict[str, Any]:
@@ -50,7 +64,6 @@ def build_report(build_dir: Path, runs: list[Path], out: Path) -> dict[str, Any]
         "resources": resources,
         "tpr": collect.tpr_table(data),
     }
-    bundles = {"build bundle": data.bundle, **{r.mode: r.bundle for r in data.runs if r.bundle is not None}}
     measured = [r for r in latency if r["measured_cycles"] is not None]
     html = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                               undefined=jinja2.StrictUndefined).get_template("report.html.j2").render(
@@ -59,8 +72,7 @@ def build_report(build_dir: Path, runs: list[Path], out: Path) -> dict[str, Any]
         resources_png=_b64(figures.resources_chart(resources["yosys"]["blocks"], resources["capacity"]))
         if resources else None,
         physics_pngs=_physics_pngs(data),
-        quantiser_png=_b64(figures.quantiser_chart(bundles)),
-        calibration_png=_b64(figures.calibration_chart(data.bundle)),
+        paper_pngs=_paper_pngs(data), physics_missing=[r.name for r in data.runs if r.physics is None],
     )
     with replace_dir(out) as tmp:
         (tmp / "report.html").write_text(html)

@@ -11,6 +11,7 @@ from codesign.train.evaluate import Evaluation, emulator_pileup_draws, evaluate
 from codesign.train.export import ExportResult
 from codesign.train.loop import load_trained, open_dataset
 from codesign.train.metrics import trigger_metrics
+from codesign.train.physics_arrays import write_physics_arrays
 from codesign.train.plots import roc_plot, turn_on_plot
 from codesign.train.rundir import RunDir, write_json
 from emulation.npz import write_npz
@@ -53,6 +54,7 @@ def evaluate_run(run_dir: str | Path, exported: ExportResult, split: str = "test
     plots.mkdir(exist_ok=True)
     roc_plot(ev, ds.processes, ds.signal_processes, spec.trigger.fpr, plots / "roc.png")
     turn_on_plot(ev, ds.processes, exported.thresholds, derived.formats["pt_calib"].lsb, plots / "turn_on.png")
+    write_physics_arrays(run.root, exported.bundle, ds, split, spec.detector.eta_max, config.mode)
     return metrics
 
 

@@ -62,4 +62,5 @@ def read(path: Path) -> BoardData:
     table = np.array(rows, dtype=np.uint64).reshape(len(rows), len(links), 2)
     side = table[..., 0]
     return BoardData(name="", links=links, data=table[..., 1], valid=(side & 1) > 0, start=(side & 2) > 0,
-                     end=(side & 8) > 0, orbit=np.zeros(side.shape, dtype=bool), lines=np.array(line_nos, dtype=np.int64))
+                     end=(side & 8) > 0, orbit=np.zeros(side.shape, dtype=bool),
+                     lines=np.array(line_nos, dtype=np.int64))

@@ -25,7 +25,8 @@ _V1_TOKEN = re.compile(r"([01]s)?([01])v([0-9a-fA-F]{16})")
 
 def write_v2(board: BoardData) -> str:
     """The EMPv2 text of `board`."""
-    out = [f"ID: {board.name}", METADATA, "", "      Link  " + "".join(f"            {i:03d}        " for i in board.links)]
+    links = "".join(f"            {i:03d}        " for i in board.links)
+    out = [f"ID: {board.name}", METADATA, "", "      Link  " + links]
     for f in range(len(board.data)):
         cols = "".join(f"  {int(board.orbit[f, k])}{int(board.start[f, k])}{int(board.end[f, k])}"
                        f"{int(board.valid[f, k])} {int(board.data[f, k]):016x}" for k in range(len(board.links)))

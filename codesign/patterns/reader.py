@@ -1,4 +1,8 @@
-"""Reading pattern files back: board data, then the events' input codes and expected decisions, checked against the link map."""
+"""Reading pattern files back: board data, then the events' input codes and expected decisions.
+
+Every file is checked against the link map it was written with: link numbers, valid frames in
+whole events, packet and orbit flags where the format carries them, no bits above the port width.
+"""
 
 from __future__ import annotations
 
@@ -86,7 +90,8 @@ def read_side(directory: Path, side: str, fmt: str, lm: LinkMap | None = None) -
     if fmt == "hex":
         values = hexwords.read(path, width)
         if len(values) % beats:
-            raise bad(path, max(len(values), 1), f"{len(values)} words; expected a multiple of {beats} (words per event)")
+            raise bad(path, max(len(values), 1),
+                      f"{len(values)} words; expected a multiple of {beats} (words per event)")
         return Packets(payloads=values.reshape(-1, beats), frames=None)
     return board_packets(path, read_board(path, fmt), fmt, links, width, beats)
 

@@ -1,4 +1,4 @@
-"""Drive the chain's RTL testbench from a pattern directory: input words straight onto i_code, outputs checked against the output file.
+"""Drive the chain's RTL testbench from a pattern directory: input words onto i_code, output file as expectation.
 
 The testbench (firmware/cocotb/cs_tb.py) takes its stimulus from here when its tb.json names a
 pattern directory and format: invalid input frames become idle cycles, and the expected values

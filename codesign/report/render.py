@@ -63,6 +63,7 @@ def build_report(build_dir: Path, runs: list[Path], out: Path) -> dict[str, Any]
         "latency": latency,
         "resources": resources,
         "tpr": collect.tpr_table(data),
+        "patterns": collect.patterns(data),
     }
     measured = [r for r in latency if r["measured_cycles"] is not None]
     html = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,

@@ -29,18 +29,24 @@ from codesign.train.config import MODES, PRESETS, TrainConfig
               help="Halve the learning rate every this many steps (default: the preset's, or a quarter of the run).")
 @click.option("--early-stopping", type=int, default=None,
               help="End a stage after this many validations (epochs) without improvement (default: off).")
+@click.option("--background", default=None,
+              help="Background process to train against, when the dataset holds more than one "
+                   "(default: the dataset configuration's; evaluation always uses that one).")
+@click.option("--init-from", "init_from", type=click.Path(path_type=Path), default=None,
+              help="Start from the weights of this finished run on the same dataset (fine-tuning).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--batch-size", type=int, default=128, show_default=True)
 @click.option("--max-steps-per-epoch", type=int, default=None,
               help="Cap training and validation batches per epoch (quick runs and tests).")
 def train(spec_file: Path | None, data_dir: Path, mode: str, out: Path, preset: str, steps: int | None,
-          epochs: int | None, lr_halving_steps: int | None, early_stopping: int | None, seed: int, batch_size: int,
-          max_steps_per_epoch: int | None) -> None:
+          epochs: int | None, lr_halving_steps: int | None, early_stopping: int | None, background: str | None,
+          init_from: Path | None, seed: int, batch_size: int, max_steps_per_epoch: int | None) -> None:
     """Train the chain (sequential or end-to-end), export RUN/bundle and evaluate it on the test split."""
     config = TrainConfig(spec=str(spec_file or os.path.relpath(DEFAULT_SPEC)), data=str(data_dir), mode=mode,
                          preset=preset, epochs=epochs, seed=seed, batch_size=batch_size,
                          max_steps_per_epoch=max_steps_per_epoch, steps=steps, lr_halving_steps=lr_halving_steps,
-                         early_stopping=early_stopping)  # checked before TensorFlow loads
+                         early_stopping=early_stopping, background=background,
+                         init_from=str(init_from) if init_from is not None else None)  # checked before TensorFlow loads
     from codesign.train.export import export_run
     from codesign.train.loop import Trainer
     from codesign.train.report import evaluate_run, summary_lines

@@ -146,6 +146,18 @@ class Dataset:
                                  f"(it has: {', '.join(self.processes)})")
         return [n for n in self.processes if n in processes]
 
+    def trigger_processes(self, background: str | None = None) -> list[str]:
+        """The signals and one background (default: the configuration's): the events a trigger is trained and measured on.
+
+        A dataset may hold a second background (e.g. the weighted QCD beside the paper's) for
+        ablations; the FPR is always the fraction of the chosen background's events.
+        """
+        chosen = background or self.config.background
+        if chosen not in self.background_processes:
+            raise InputError(f"background {chosen!r}: not in dataset {self.path} "
+                             f"(its backgrounds: {', '.join(self.background_processes) or 'none'})")
+        return [*self.signal_processes, chosen]
+
     def count(self, split: str, process: str | None = None) -> int:
         """Number of events of `split` (all processes, or just `process`)."""
         code = check_split(split)

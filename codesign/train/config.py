@@ -7,9 +7,10 @@ from typing import Any
 
 from codesign.errors import InputError
 
-MODES = ("sequential", "e2e")
-# Sequential training optimises one block at a time (upstream frozen); end-to-end all at once.
-STAGES = {"sequential": ("quantiser", "cnn", "calibration"), "e2e": ("e2e",)}
+MODES = ("sequential", "e2e", "e2e-calibration")
+# Sequential training optimises one block at a time (upstream frozen); end-to-end all at once;
+# e2e-calibration (an ablation) trains only the calibration and the trigger splines on the e2e loss.
+STAGES = {"sequential": ("quantiser", "cnn", "calibration"), "e2e": ("e2e",), "e2e-calibration": ("e2e_calibration",)}
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,8 @@ class TrainConfig:
     steps: int | None = None  # optimiser steps per stage, instead of the preset's
     lr_halving_steps: int | None = None
     early_stopping: int | None = None  # end a stage after this many validations without improvement
+    background: str | None = None  # background process trained against (default: the dataset configuration's)
+    init_from: str | None = None  # a finished run on the same dataset whose weights start this one
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -82,6 +85,9 @@ class TrainConfig:
                 raise InputError(f"{name} {value}: expected an integer >= 1")
         if self.seed < 0:
             raise InputError(f"--seed {self.seed}: expected an integer >= 0")
+        for name, value in (("--background", self.background), ("--init-from", self.init_from)):
+            if value is not None and (not isinstance(value, str) or not value):
+                raise InputError(f"{name} {value!r}: expected a non-empty string")
         if self.steps is not None and self.epochs is not None:
             raise InputError("--steps and --epochs both given: expected one of them")
 

@@ -79,12 +79,13 @@ def truth_pt(jets: np.ndarray, n_jets: np.ndarray, eta_max: float, rank: int) ->
 
 def evaluate(model: TriggerChain, bundle: FirmwareBundle, ds: Dataset, split: str, eta_max: float,
              batch_size: int = 128, max_batches: int | None = None) -> Evaluation:
-    """Both implementations over `split` with frozen pile-up, in dataset order."""
+    """Both implementations over `split` (signals and the dataset's background) with frozen pile-up, in dataset order."""
     agreement = Agreement()
     forward = model.evaluation_forward()
     cols: dict[str, list[np.ndarray]] = {k: [] for k in ("f1", "f4", "e1", "e4", "label", "process", "weight",
                                                          "t1", "t4")}
-    for i, batch in enumerate(ds.batches(split, batch_size, pileup="frozen", shuffle=False)):
+    for i, batch in enumerate(ds.batches(split, batch_size, processes=ds.trigger_processes(), pileup="frozen",
+                                         shuffle=False)):
         if max_batches is not None and i >= max_batches:
             break
         out = model_raw({k: v.numpy() for k, v in forward(batch["image"]).items()}, bundle)
@@ -111,7 +112,8 @@ def emulator_pileup_draws(bundle: FirmwareBundle, ds: Dataset, split: str, draws
     out = []
     for k in range(draws):
         cols: dict[str, list[np.ndarray]] = {"pt1": [], "pt4": []}
-        for batch in ds.batches(split, batch_size, pileup="fresh", shuffle=False, seed=k):
+        for batch in ds.batches(split, batch_size, processes=ds.trigger_processes(), pileup="fresh",
+                                shuffle=False, seed=k):
             emu = run_chain_gev(bundle, batch["image"])
             cols["pt1"].append(np.asarray(emu["pt1"]))
             cols["pt4"].append(np.asarray(emu["pt4"]))

@@ -48,7 +48,7 @@ def emulator_trigger_values(bundle: FirmwareBundle, ds: Dataset, split: str,
                             batch_size: int = 256) -> dict[str, np.ndarray]:
     """pt1, pt4 (raw pt_calib) of the emulator over a split with frozen pile-up, with label, process and weight."""
     cols: dict[str, list[np.ndarray]] = {"pt1": [], "pt4": [], "label": [], "process": [], "weight": []}
-    for batch in ds.batches(split, batch_size, pileup="frozen", shuffle=False):
+    for batch in ds.batches(split, batch_size, processes=ds.trigger_processes(), pileup="frozen", shuffle=False):
         result = run_chain_gev(bundle, batch["image"])
         for k in ("pt1", "pt4"):
             cols[k].append(result[k])

@@ -28,6 +28,7 @@ from codesign.spec import Spec, load_spec
 from codesign.train.cnn import CnnTypes
 from codesign.train.config import Schedule, TrainConfig, learning_rate, summed_learning_rate
 from codesign.train.distribute import replica_share, training_strategy
+from codesign.train.finetune import check_base_run, copy_weights
 from codesign.train.model import TriggerChain, build_model
 from codesign.train.objectives import Batch, Objective
 from codesign.train.rundir import RunDir, write_json
@@ -78,6 +79,9 @@ class Trainer:
         spec = load_spec(config.spec)
         derived = derive(spec)
         ds = open_dataset(config.data, spec)
+        ds.trigger_processes(config.background)  # a background the dataset lacks fails before the run starts
+        if config.init_from is not None:
+            check_base_run(Path(config.init_from), ds.content_hash, config.data, "--init-from")
         strategy = training_strategy()
         run = RunDir(Path(out))
         run.start(config, spec, Path(config.spec).read_text(), ds.content_hash)
@@ -86,6 +90,10 @@ class Trainer:
                 f"({', '.join(strategy.extended.worker_devices)})")
         with strategy.scope():
             model = build_model(spec, derived, config.seed)
+        if config.init_from is not None:  # a resumed run then restores its own checkpoint over these
+            skipped = copy_weights(load_trained(RunDir(Path(config.init_from)))[0], model)
+            log(f"starting from the weights of {config.init_from}" + (
+                f"; seeded start kept for {', '.join(skipped)} (other shape)" if skipped else ""))
         return cls(config, run, spec, derived, ds, model, strategy, log)
 
     # ------------------------------------------------------------------ pieces
@@ -97,11 +105,13 @@ class Trainer:
     def _batches(self, split: str, epoch: int, limit: int | None = None):
         """Batches of the training split (fresh pile-up of `epoch`) or of the validation split, read ahead."""
         cfg = self.config
+        processes = self.dataset.trigger_processes(cfg.background)
         if split == "train":
-            it = self.dataset.batches("train", cfg.batch_size, pileup="fresh", epoch=epoch, shuffle=True, seed=cfg.seed)
+            it = self.dataset.batches("train", cfg.batch_size, processes, pileup="fresh", epoch=epoch, shuffle=True,
+                                      seed=cfg.seed)
         else:
             # frozen pile-up and a fixed shuffle: every epoch sees the same class-mixed batches
-            it = self.dataset.batches("val", cfg.batch_size, pileup="frozen", shuffle=True, seed=cfg.seed)
+            it = self.dataset.batches("val", cfg.batch_size, processes, pileup="frozen", shuffle=True, seed=cfg.seed)
         if cfg.max_steps_per_epoch is not None:
             limit = min(limit, cfg.max_steps_per_epoch) if limit is not None else cfg.max_steps_per_epoch
 
@@ -115,7 +125,11 @@ class Trainer:
 
     def schedule(self) -> Schedule:
         """Steps per stage and the learning rate's halving interval for this run's training split."""
-        return self.config.schedule(self.dataset.count("train"))
+        return self.config.schedule(self._train_events())
+
+    def _train_events(self) -> int:
+        """Events of the training split that the run reads (the signals and its background)."""
+        return sum(self.dataset.count("train", p) for p in self.dataset.trigger_processes(self.config.background))
 
     def _signature(self) -> list[Batch]:
         d = self.derived
@@ -214,7 +228,7 @@ class Trainer:
         """
         cfg, run = self.config, self.run
         sched = self.schedule()
-        per_epoch = cfg.steps_per_epoch(self.dataset.count("train"))
+        per_epoch = cfg.steps_per_epoch(self._train_events())
         n_epochs = -(-sched.steps // per_epoch)
         objective = self._objective()
         with self.strategy.scope():

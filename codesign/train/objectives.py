@@ -3,6 +3,7 @@
 sequential: quantiser (per-pixel MSE to the input E_T + smoothness), then CNN (per-pixel MSE of
 E_pred to the mu = 0 image, E_em + E_had), then calibration (D_C), each with upstream frozen.
 e2e: BCE[f(pT1)] + BCE[g(pT4)] + alpha D_C + penalties, every block at once.
+e2e_calibration (ablation): the e2e loss, moving only the calibration and the trigger splines.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from codesign.train.cnn import CHUNK_EVENTS, CnnTypes, event_groups
 from codesign.train.model import GROUPS, TriggerChain
 from codesign.train.tf_setup import DTYPE, tf
 
-STAGE_GROUPS = {"quantiser": ("quantiser",), "cnn": ("cnn",), "calibration": ("calibration",), "e2e": GROUPS}
+STAGE_GROUPS = {"quantiser": ("quantiser",), "cnn": ("cnn",), "calibration": ("calibration",), "e2e": GROUPS,
+                "e2e_calibration": ("calibration", "trigger")}
 BATCH_KEYS = ("image", "image_mu0", "jets", "n_jets", "label", "weight")
 
 

@@ -59,6 +59,18 @@ def test_report_physics_from_the_run(report_with_run):
     assert 'alt="ROC pt1"' in html and 'alt="turn-on pt4"' in html
 
 
+def test_report_paper_figures(report_with_run):
+    """Figs. 6-10 in the report; the run's evaluation wrote physics_arrays.npz and the figures' PNGs."""
+    html = (report_with_run / "report.html").read_text()
+    for alt in ("Fig. 6 quantiser levels", "Fig. 7 event display", "Fig. 8 calibration response",
+                "Fig. 9 pT resolution", "ROC pt1", "ROC pt4"):
+        assert f'alt="{alt}"' in html, alt
+    run = report_with_run.parent / "run"
+    assert (run / "physics_arrays.npz").is_file()
+    assert {p.name for p in (run / "plots").iterdir()} >= {"quantiser.png", "event_display.png",
+                                                          "calibration_response.png", "resolution.png", "roc.png"}
+
+
 def test_report_bad_input(tmp_path):
     r = CliRunner().invoke(main, ["report", "--build", str(tmp_path), "--out", str(tmp_path / "r")])
     assert r.exit_code == 2 and "build.json is missing" in r.output and not (tmp_path / "r").exists()

@@ -3,8 +3,10 @@
 # {{ bundle_banner }}
 #
 # usage, from this directory:
-#   vitis_hls -f build_prj.tcl                 C synthesis of trigger_top
-#   vitis_hls -f build_prj.tcl -tclargs csim   C simulation first (tb_data/et_in.dat -> csim_out/)
+#   vitis_hls -f build_prj.tcl                        C synthesis of trigger_top
+#   vitis_hls -f build_prj.tcl -tclargs csim          C simulation first (tb_data/et_in.dat -> csim_out/)
+#   vitis_hls -f build_prj.tcl -tclargs csim cosim    and C/RTL co-simulation after it (-> cosim_out/)
+# (codesign build's csynth step runs the last one when vitis_hls or vivado_hls is on PATH)
 # The part is the build target, the clock the spec's target clock.
 set part {{ part }}
 set clock_period {{ clock_period_ns }}
@@ -30,4 +32,8 @@ if {[lsearch -exact $argv csim] >= 0} {
     csim_design -argv "[file normalize tb_data/et_in.dat] [file normalize csim_out]"
 }
 csynth_design
+if {[lsearch -exact $argv cosim] >= 0} {
+    file mkdir cosim_out
+    cosim_design -argv "[file normalize tb_data/et_in.dat] [file normalize cosim_out]"
+}
 exit

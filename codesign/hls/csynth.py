@@ -114,10 +114,15 @@ def parse_csynth_xml(path: Path) -> dict[str, Any]:
     }
 
 
+COSIM_OUT = "cosim_out"
+
+
 def run_csynth(tool: str, project: Path, log: Path) -> Path:
-    """Run C synthesis of the project's build_prj.tcl with `tool`; returns the csynth.xml it wrote."""
+    """Run the project's build_prj.tcl with `tool`: C simulation, C synthesis, then C/RTL co-simulation (outputs in
+    COSIM_OUT); returns the csynth.xml it wrote."""
     with open(log, "w") as fh:
-        proc = subprocess.run([tool, "-f", "build_prj.tcl"], cwd=project, stdout=fh, stderr=subprocess.STDOUT)
+        proc = subprocess.run([tool, "-f", "build_prj.tcl", "-tclargs", "csim", "cosim"], cwd=project, stdout=fh,
+                              stderr=subprocess.STDOUT)
     report = Path(project) / PROJECT_NAME / "solution1" / "syn" / "report" / "csynth.xml"
     if proc.returncode != 0 or not report.is_file():
         raise CsynthError(f"{tool} failed (exit code {proc.returncode}); see {log}")

@@ -12,8 +12,8 @@ from typing import Any
 from codesign.build.events import EVENTS, REFERENCE_INTERMEDIATES
 from codesign.build.steps import BuildContext, CheckFailed, step
 from codesign.errors import InputError
-from codesign.hls.csim import CsimError, compare, simulate
-from codesign.hls.csynth import SKIP_REASON, CsynthError, find_hls_tool, parse_csynth_xml, run_csynth
+from codesign.hls.csim import CsimError, compare, read_outputs, simulate
+from codesign.hls.csynth import COSIM_OUT, SKIP_REASON, CsynthError, find_hls_tool, parse_csynth_xml, run_csynth
 from codesign.hls.project import EVENTS_FILE, TOP, HlsDesign, write_project
 from emulation.atomic import write_json
 from emulation.chain import OUTPUTS
@@ -77,7 +77,24 @@ def csim(ctx: BuildContext) -> dict[str, Any]:
     return summary
 
 
-@step("csynth", (f"{CSYNTH}/report.json",), "C synthesis with Vitis HLS / Vivado HLS (skipped when not installed)")
+def cosim_result(ctx: BuildContext) -> dict[str, Any]:
+    """The chain outputs the C/RTL co-simulation wrote, compared value by value with the emulator."""
+    out = ctx.path(HLS, COSIM_OUT)
+    reference = ctx.events.reference
+    try:
+        got = read_outputs(out, {name: reference[name].shape for name in OUTPUTS})
+    except (CsimError, OSError) as exc:
+        raise CheckFailed(f"C/RTL co-simulation wrote no readable outputs in {out} ({exc})") from None
+    mismatches, counts = compare({name: reference[name] for name in OUTPUTS}, got)
+    path = ctx.path(CSYNTH, "cosim_mismatches.json")
+    write_json(path, mismatches)
+    if sum(counts.values()):
+        raise CheckFailed(f"C/RTL co-simulation disagrees with the emulator; see {path}")
+    return {"values": int(sum(reference[name].size for name in OUTPUTS)), "mismatches": 0}
+
+
+@step("csynth", (f"{CSYNTH}/report.json",),
+      "C simulation, C synthesis and C/RTL co-simulation with Vitis HLS / Vivado HLS (skipped when not installed)")
 def csynth(ctx: BuildContext) -> dict[str, Any]:
     out = ctx.path(CSYNTH)
     out.mkdir(parents=True, exist_ok=True)
@@ -90,6 +107,6 @@ def csynth(ctx: BuildContext) -> dict[str, Any]:
             xml = run_csynth(tool, ctx.path(HLS), out / f"{tool}.log")
         except CsynthError as exc:
             raise CheckFailed(f"C synthesis: {exc}") from None
-        report = {"status": "done", "tool": tool, **parse_csynth_xml(xml)}
+        report = {"status": "done", "tool": tool, **parse_csynth_xml(xml), "cosim": cosim_result(ctx)}
     write_json(out / "report.json", report)
     return report

@@ -9,7 +9,7 @@ from typing import Any
 
 import jinja2
 
-from codesign.report import collect, figures, paper_figures
+from codesign.report import collect, figures, paper_figures, timing_section
 from emulation.atomic import replace_dir
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -64,6 +64,7 @@ def build_report(build_dir: Path, runs: list[Path], out: Path) -> dict[str, Any]
         "resources": resources,
         "tpr": collect.tpr_table(data),
         "patterns": collect.patterns(data),
+        "timing": timing_section.timing(data),
     }
     measured = [r for r in latency if r["measured_cycles"] is not None]
     html = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,

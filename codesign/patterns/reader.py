@@ -57,9 +57,10 @@ def board_packets(path: Path, board: BoardData, fmt: str, links: int, width: int
     split = np.flatnonzero(board.valid.any(axis=1) != board.valid.all(axis=1))
     if len(split):
         raise bad(path, int(board.lines[split[0]]), "valid on some links and not on others")
-    high = board.data[frames, -1] >> np.uint64(width - WORD_BITS * (links - 1)) if width % WORD_BITS else None
-    if high is not None and high.any():
-        raise bad(path, int(board.lines[frames[np.flatnonzero(high)[0]]]),
+    used = width - WORD_BITS * (links - 1)  # bits of the last link that the port uses
+    high = np.flatnonzero(board.data[frames, -1] >> np.uint64(used)) if used < WORD_BITS else []
+    if len(high):
+        raise bad(path, int(board.lines[frames[high[0]]]),
                   f"bits above the {width}-bit word are set on link {links - 1}")
     if len(frames) % beats:
         raise bad(path, int(board.lines[frames[-1]] if len(frames) else board.lines[-1]),
@@ -81,10 +82,10 @@ def board_packets(path: Path, board: BoardData, fmt: str, links: int, width: int
 
 def read_side(directory: Path, side: str, fmt: str, lm: LinkMap | None = None) -> Packets:
     """The input beats or output records in one format of a pattern directory."""
-    lm = lm or read_linkmap(directory)
-    path = Path(directory) / FORMATS[fmt][0].format(side=side) if fmt in FORMATS else None
-    if path is None:
+    if fmt not in FORMATS:
         raise InputError(f"pattern format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    lm = lm or read_linkmap(directory)
+    path = Path(directory) / FORMATS[fmt][0].format(side=side)
     links, width, beats = (lm.in_links, lm.in_width, lm.beats_per_event) if side == "input" else \
         (lm.out_links, lm.out_width, 1)
     if fmt == "hex":
@@ -96,11 +97,17 @@ def read_side(directory: Path, side: str, fmt: str, lm: LinkMap | None = None) -
     return board_packets(path, read_board(path, fmt), fmt, links, width, beats)
 
 
-def read_events(directory: Path, fmt: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """(codes (N, layers, eta, phi), expected decisions) of a pattern directory in one format."""
+def read_sides(directory: Path, fmt: str) -> tuple[LinkMap, Packets, Packets]:
+    """The link map, input beats and output records of a pattern directory in one format (as many events each)."""
     lm = read_linkmap(directory)
     inp, out = read_side(directory, "input", fmt, lm), read_side(directory, "output", fmt, lm)
     if len(inp.payloads) != len(out.payloads):
         raise InputError(f"patterns {str(directory)!r} ({fmt}): {len(inp.payloads)} input events but "
                          f"{len(out.payloads)} output records")
+    return lm, inp, out
+
+
+def read_events(directory: Path, fmt: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """(codes (N, layers, eta, phi), expected decisions) of a pattern directory in one format."""
+    lm, inp, out = read_sides(directory, fmt)
     return lm.codes(inp.payloads), lm.outputs(out.payloads[:, 0])

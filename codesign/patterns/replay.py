@@ -13,7 +13,7 @@ import numpy as np
 
 from codesign.errors import InputError
 from codesign.patterns.linkmap import LinkMap
-from codesign.patterns.reader import read_linkmap, read_side
+from codesign.patterns.reader import read_linkmap, read_sides
 from codesign.rtl.sim import TbResult, run_testbench
 
 TOP = "cs_top"
@@ -41,12 +41,8 @@ def idle_schedule(frames: np.ndarray) -> dict[str, np.ndarray]:
 
 def replay_stimulus(directory: Path, fmt: str, params: dict) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """(input signal -> (events, beats) payloads, schedule and expect_* arrays) of a pattern directory."""
-    lm = read_linkmap(directory)
+    lm, inp, out = read_sides(directory, fmt)
     check_ports(lm, params, f"patterns {str(directory)!r}")
-    inp, out = read_side(directory, "input", fmt, lm), read_side(directory, "output", fmt, lm)
-    if len(inp.payloads) != len(out.payloads):
-        raise InputError(f"patterns {str(directory)!r} ({fmt}): {len(inp.payloads)} input events but "
-                         f"{len(out.payloads)} output records")
     n, beats = inp.payloads.shape
     frames = inp.frames if inp.frames is not None else np.arange(n * beats).reshape(n, beats)
     stim = {**idle_schedule(frames), **{f"expect_{k}": v for k, v in lm.outputs(out.payloads[:, 0]).items()}}

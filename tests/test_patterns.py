@@ -20,7 +20,7 @@ from codesign.patterns.boarddata import FLAGS
 from codesign.patterns.files import BOARD_WRITERS, FORMATS, boards, file_name
 from codesign.patterns.linkmap import OUTPUTS, LinkMap
 from codesign.patterns.reader import BOARD_READERS, read_events, read_linkmap
-from codesign.patterns.replay import check_ports, idle_schedule
+from codesign.patterns.replay import check_ports, idle_schedule, run_replay
 from codesign.rtl.plan import make_plan
 from codesign.spec import load_spec
 from emulation.npz import read_npz
@@ -221,6 +221,18 @@ def test_bad_pattern_file_is_one_error_line(built, tmp_path, case):
     text = str(err.value)
     assert "\n" not in text and (f"pattern file {str(path)!r}" in text or f"patterns {str(d)!r}" in text), text
     assert message in text, text
+
+
+def test_link_map_of_another_design_or_a_broken_one_is_refused(built, tmp_path):
+    d4 = derive(load_spec(TIGHT_SPEC))
+    with pytest.raises(InputError, match="link map lanes = 1, but the design has 4"):
+        run_replay("verilator", tmp_path / "model", tmp_path / "tb", make_plan(random_bundle(d4, 1), d4).params(),
+                   built / "patterns", "emp")
+    d = tmp_path / "p"
+    shutil.copytree(built / "patterns", d)
+    (d / "linkmap.json").write_text(json.dumps({"map": {"lanes": 1}}))
+    with pytest.raises(InputError, match="linkmap.json is not a link map"):
+        read_events(d, "hex")
 
 
 def test_unknown_format_and_missing_file(built, tmp_path):

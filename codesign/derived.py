@@ -179,8 +179,9 @@ def _budgets(spec: Spec, clock: Fraction) -> dict[str, Budget]:
 
 
 # Register stages `firmware.register_products` adds to the CNN pixel pipeline: the tap-group sums and
-# the constant products of the depthwise convolution, and the constant products of each dense layer.
-PRODUCT_REGISTER_STAGES = 5
+# the constant products of the depthwise convolution, the constant products of each dense layer, and
+# the products w * E of E_pred.
+PRODUCT_REGISTER_STAGES = 6
 
 
 def rtl_latency_model(eta_bins: int, phi_bins: int, p: int, window: int, n_clusters: int,

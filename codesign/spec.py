@@ -103,7 +103,7 @@ class FirmwareSpec:
     """Choices of the generated firmware that leave its arithmetic, and so the bundle, unchanged."""
 
     multipliers: str = "dsp"  # constant multiplications in DSP48E2 slices, or in LUTs
-    register_products: bool = False  # register the CNN's tap sums and constant products (shorter paths, +5 cycles)
+    register_products: bool = False  # register the CNN pixel network's tap sums and products (+6 cycles)
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,7 @@ class RegisteredProducts(Design):
 
 
 def test_extra_pipeline_stages_are_bit_exact_and_measured():
-    """The denoiser with its tap sums and products registered: the emulator's et_pred, 5 cycles later."""
+    """The denoiser with its tap sums and products registered: the emulator's et_pred, 6 cycles later."""
     need_simulator("icarus")
     base, regs = Design(DEFAULT_SPEC), RegisteredProducts()
     assert regs.plan.cnn.depth == base.plan.cnn.depth + PRODUCT_REGISTER_STAGES

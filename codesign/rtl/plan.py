@@ -259,8 +259,9 @@ class CnnPlan:
 
     @property
     def depth(self) -> int:
-        """Register stages from the window register to et_pred: then the exact E_pred, then its requantisation."""
-        return self.seg_stage + 2
+        """Register stages from the window register to et_pred: then (the products w * E when registered,) the exact
+        E_pred, then its requantisation."""
+        return self.seg_stage + 2 + int(self.product_regs)
 
 
 @dataclass(frozen=True)

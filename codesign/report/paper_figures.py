@@ -25,22 +25,21 @@ CLUSTER_R = 0.4  # drawn radius of clusters and truth jets in the event display
 def quantiser_chart(bundles: dict[str, FirmwareBundle]) -> bytes:
     """Fig. 6: quantiser output Q(E_T) (top) and bin widths Delta_i (bottom) against input E_T, EM and HAD."""
     plt = pyplot()
-    fig, axes = plt.subplots(2, 2, figsize=(12, 9), sharex="col")
+    fig, axes = plt.subplots(2, 2, figsize=(12, 9), sharex=True)
     for col, (layer, title) in enumerate(((0, "EM"), (1, "HAD"))):
         for k, (name, b) in enumerate(bundles.items()):
             c = to_float(b.quantiser.levels[layer], b.formats["et_dec"])
             t = to_float(b.quantiser.thresholds[layer], b.formats["et_in"])
-            axes[0, col].step(np.concatenate([[0.0], t]), c, where="post", color=f"C{k}", label=name)
+            axes[0, col].step(t, c[1:], where="post", color=f"C{k}", label=name)  # Q = c_i from threshold t_i on
             axes[1, col].plot(c[1:], np.diff(c), drawstyle="steps-mid", color=f"C{k}", label=name)
         axes[0, col].set_ylabel("output Q(E_T) [GeV]")
+        axes[0, col].set_yscale("log")
         axes[0, col].set_title(f"{title} quantiser")
         axes[1, col].set_ylabel("bin width Delta_i [GeV]")
         axes[1, col].set_xlabel("input E_T [GeV]")
+        axes[1, col].set_xscale("log")
         for ax in axes[:, col]:
-            ax.set_xscale("symlog", linthresh=1.0)
             ax.legend(fontsize=10)
-    axes[0, 0].set_yscale("symlog", linthresh=1.0)
-    axes[0, 1].set_yscale("symlog", linthresh=1.0)
     return _png(fig)
 
 
@@ -110,7 +109,8 @@ def event_display_chart(runs: dict[str, dict[str, np.ndarray]]) -> bytes:
     eta_c, phi_c = ((e[1:] + e[:-1]) / 2 for e in edges)
     jets = first["display_jets"]
     n = 2 + len(runs)
-    fig, axes = plt.subplots((n + 1) // 2, 2, figsize=(13, 6.5 * ((n + 1) // 2)), squeeze=False)
+    cols = 3 if n == 3 else 2
+    fig, axes = plt.subplots(-(-n // cols), cols, figsize=(6.5 * cols, 6.5 * -(-n // cols)), squeeze=False)
     flat = list(axes.ravel())
     ev = f"{first['display_process']} test event {int(first['display_event_id'])}"
     _image_panel(flat[0], first["display_image"].sum(axis=0), edges, f"{ev}: input with pile-up", plt)

@@ -258,6 +258,7 @@ def test_report_shows_link_map_and_file_hashes(built, tmp_path):
     assert {f["status"] for f in doc["files"]} == {"ok"}
     html = (tmp_path / "r" / "report.html").read_text()
     assert 'id="patterns"' in html and recorded["input_emp.txt"]["sha256"] in html and "eta * 64 + phi // 1" in html
+    assert "Replay on the RTL: not done (no RTL simulation in this build)" in html
 
 
 def test_report_flags_a_pattern_file_changed_after_the_build(bundle_dir, tmp_path):

@@ -21,6 +21,7 @@ from codesign.cli import main
 from codesign.derived import derive
 from codesign.paths import DEFAULT_SPEC
 from codesign.patterns.replay import TOP, run_replay
+from codesign.report import collect
 from codesign.rtl.sim import TbResult, build_model
 from codesign.spec import load_spec
 from test_rtl_blocks import Design, need_simulator
@@ -99,6 +100,7 @@ def test_build_replays_its_pattern_files_on_the_rtl(simulated):
     assert result["replay"] == {"simulator": "icarus", "format": "emp", "mismatches": 0}
     with np.load(simulated / "rtl" / "sim_icarus" / "patterns_tb" / "captured.npz") as z:
         assert z["output_frame"].tolist() == [3564, 3200 + 3564]
+    assert collect.patterns(collect.load(simulated, []))["replay"] == result["replay"]  # what the report shows
 
 
 def test_build_fails_when_the_rtl_differs_from_its_pattern_files(simulated, tmp_path, monkeypatch):

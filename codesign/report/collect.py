@@ -138,7 +138,7 @@ def patterns(data: ReportData) -> dict[str, Any] | None:
         files.append({"file": f"patterns/{name}", "bytes": get(rec, "bytes", "count", f"{w}.files.{name}"),
                       "sha256": sha, "status": status})
     return {"events": get(result, "events", "count", w), "linkmap": LinkMap.of(data.spec, data.derived).to_json(),
-            "files": files}
+            "files": files, "replay": get(result, "replay", "dict", w, optional=True)}
 
 
 def latency(data: ReportData) -> list[dict[str, Any]]:

@@ -180,7 +180,9 @@ def exactness(data: ReportData) -> list[dict[str, Any]]:
 
 
 def tpr_table(data: ReportData) -> list[dict[str, Any]]:
-    """The paper's Table 6 from the emulator on each run's exported bundle (float model in brackets)."""
+    """The paper's Table 6 from the emulator on each run's exported bundle (float model in brackets), with the
+    bootstrap error, the TPR at the deployed (validation-set) threshold, the truth ceiling and the effective
+    background events above the threshold where the run's evaluation has them (None otherwise)."""
     rows = []
     for r in data.runs:
         emu, flt = r.metrics["emulator"], r.metrics["float"]
@@ -188,7 +190,11 @@ def tpr_table(data: ReportData) -> list[dict[str, Any]]:
             rows.append({"signal": s, "run": r.name, "mode": r.mode,
                          **{f"auc_{t}": emu[t]["signals"][s]["auc"] for t in ("pt1", "pt4")},
                          **{f"tpr_{t}": emu[t]["signals"][s]["tpr_at_fpr"] for t in ("pt1", "pt4")},
-                         **{f"float_tpr_{t}": flt[t]["signals"][s]["tpr_at_fpr"] for t in ("pt1", "pt4")}})
+                         **{f"float_tpr_{t}": flt[t]["signals"][s]["tpr_at_fpr"] for t in ("pt1", "pt4")},
+                         **{f"{key}_{t}": emu[t]["signals"][s].get(field) for t in ("pt1", "pt4")
+                            for key, field in (("err", "tpr_at_fpr_std"), ("deployed", "tpr_at_bundle_threshold"),
+                                               ("ceiling", "truth_tpr_at_fpr"))},
+                         **{f"ess_{t}": emu[t].get("background_ess_above_threshold") for t in ("pt1", "pt4")}})
     return sorted(rows, key=lambda x: (x["signal"], x["mode"]))
 
 

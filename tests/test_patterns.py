@@ -230,6 +230,9 @@ def test_link_map_of_another_design_or_a_broken_one_is_refused(built, tmp_path):
                    built / "patterns", "emp")
     d = tmp_path / "p"
     shutil.copytree(built / "patterns", d)
+    (d / "input.hex").write_text("xyz\n")
+    with pytest.raises(InputError, match="input.hex': line 1: 'xyz': expected 4 hex digits"):  # before any simulator
+        run_replay("verilator", tmp_path / "model", tmp_path / "tb", {}, d, "hex")
     (d / "linkmap.json").write_text(json.dumps({"map": {"lanes": 1}}))
     with pytest.raises(InputError, match="linkmap.json is not a link map"):
         read_events(d, "hex")

@@ -13,7 +13,7 @@ import numpy as np
 
 from codesign.errors import InputError
 from codesign.patterns.linkmap import LinkMap
-from codesign.patterns.reader import read_linkmap, read_sides
+from codesign.patterns.reader import read_sides
 from codesign.rtl.sim import TbResult, run_testbench
 
 TOP = "cs_top"
@@ -52,8 +52,11 @@ def replay_stimulus(directory: Path, fmt: str, params: dict) -> tuple[dict[str, 
 
 
 def run_replay(sim: str, model_dir: Path, tb_dir: Path, params: dict, directory: Path, fmt: str) -> TbResult:
-    """Run the chain testbench on a built cs_top model (codesign.rtl.sim.build_model) from the pattern files."""
-    lm = read_linkmap(directory)
+    """Run the chain testbench on a built cs_top model (codesign.rtl.sim.build_model) from the pattern files.
+
+    The files are read here first, so that a bad one is one `InputError` before any simulator starts.
+    """
+    lm, _, _ = read_sides(directory, fmt)
     check_ports(lm, params, f"patterns {str(directory)!r}")
     return run_testbench(sim, model_dir, TOP, tb_dir, "chain", params, {}, drain_cycles=lm.latency + 100,
                          results_xml=Path(tb_dir) / "results.xml",

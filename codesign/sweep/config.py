@@ -56,7 +56,8 @@ class SweepConfig:
 
     def point_settings(self) -> dict[str, Any]:
         """The settings every point's results depend on (not where the sweep runs or writes)."""
-        return {k: v for k, v in self.to_json().items() if k not in ("spec", "data", "out", "vary", "points", "objective")}
+        where = ("spec", "data", "out", "vary", "points", "objective")
+        return {k: v for k, v in self.to_json().items() if k not in where}
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -40,9 +40,6 @@ class Point:
         text = json.dumps(sorted(self.overrides), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
-    def label(self) -> str:
-        return ", ".join(f"{k}={v}" for k, v in self.overrides)
-
 
 @dataclass(frozen=True)
 class PointSpec:
@@ -77,7 +74,8 @@ def parse_vary(items: tuple[str, ...]) -> list[tuple[str, list[Any]]]:
         key = key.strip()
         where = f"--vary {item!r}"
         if not eq or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*", key):
-            raise InputError(f"{where}: expected KEY=V1,V2,... with KEY a dotted spec key (e.g. precision.cnn.bits=8,10)")
+            raise InputError(f"{where}: expected KEY=V1,V2,... with KEY a dotted spec key "
+                             f"(e.g. precision.cnn.bits=8,10)")
         texts = [t.strip() for t in rest.split(",")]
         if not rest.strip() or any(not t for t in texts):
             raise InputError(f"{where}: empty value list; expected KEY=V1,V2,... (the product would be empty)")

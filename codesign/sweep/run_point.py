@@ -20,8 +20,9 @@ from codesign.build.steps import CheckFailed, run_build
 from codesign.derived import DerivedParams, derive
 from codesign.errors import InputError
 from codesign.spec import load_spec
-from codesign.sweep.config import SweepConfig
+from codesign.sweep.config import TRIGGERS, SweepConfig
 from codesign.sweep.points import Point
+from codesign.sweep.table import RESOURCE_KINDS
 from emulation.atomic import write_json
 from emulation.jsoncheck import read_json
 
@@ -102,7 +103,8 @@ def _resources(task: PointTask, results: dict[str, Any], bundle, derived: Derive
     if task.config.yosys:
         if "synth" not in results:
             return None
-        return {"from": "yosys", **{k: results["synth"]["yosys_total"].get(k, 0) for k in ("lut", "ff", "dsp", "bram36")}}
+        total = results["synth"]["yosys_total"]
+        return {"from": "yosys", **{k: total.get(k, 0) for k in RESOURCE_KINDS}}
     from codesign.rtl.estimate import estimate
     from codesign.rtl.plan import make_plan
 
@@ -139,7 +141,7 @@ def _pipeline(task: PointTask, d: Path, timings: dict[str, float], log: Callable
             "derived": {"bits_per_cell": derived.bits_per_cell, "levels": derived.levels,
                         "pixel_parallelism": derived.pixel_parallelism},
             "bundle_hash": bundle.content_hash(),
-            "thresholds_raw": {t: int(v) for t, v in zip(("pt1", "pt4"), bundle.trigger.thresholds)},
+            "thresholds_raw": {t: int(v) for t, v in zip(TRIGGERS, bundle.trigger.thresholds)},
             "tpr": {trig: {s: v["tpr_at_fpr"] for s, v in entry["signals"].items()} for trig, entry in tpr.items()},
             "tpr_bundle_threshold": {trig: {s: v["tpr_at_bundle_threshold"] for s, v in entry["signals"].items()}
                                      for trig, entry in tpr.items()},

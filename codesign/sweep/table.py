@@ -6,12 +6,12 @@ import csv
 import io
 from typing import Any
 
+from codesign.report.render import RESOURCE_KINDS
 from codesign.sweep.config import TRIGGERS
 from codesign.sweep.pareto import dominated
 
 SWEEP_FORMAT = "codesign-sweep/1"
-RESOURCE_KINDS = ("lut", "ff", "dsp", "bram36")
-# Pareto axes: name -> (label, how to read the cost of a point's result)
+# Pareto axes: name -> axis label
 AXES = {"dsp": "DSP48E2", "lut": "LUT", "latency": "chain latency [us]"}
 
 

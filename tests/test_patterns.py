@@ -234,7 +234,11 @@ def test_link_map_of_another_design_or_a_broken_one_is_refused(built, tmp_path):
     with pytest.raises(InputError, match="input.hex': line 1: 'xyz': expected 4 hex digits"):  # before any simulator
         run_replay("verilator", tmp_path / "model", tmp_path / "tb", {}, d, "hex")
     (d / "linkmap.json").write_text(json.dumps({"map": {"lanes": 1}}))
-    with pytest.raises(InputError, match="linkmap.json is not a link map"):
+    with pytest.raises(InputError, match=r"linkmap.json.map.code_width: missing; expected a non-negative integer"):
+        read_events(d, "hex")
+    good = read_linkmap(built / "patterns").to_json()["map"]
+    (d / "linkmap.json").write_text(json.dumps({"map": {**good, "lanes": "4"}}))
+    with pytest.raises(InputError, match=r'linkmap.json.map.lanes = "4": expected a non-negative integer >= 1'):
         read_events(d, "hex")
 
 

@@ -17,7 +17,6 @@ LINKMAP = "linkmap.json"
 # format -> file name pattern ({side}: input or output), and the board-data flags the format carries
 FORMATS = {"emp": ("{side}_emp.txt", ("valid", "start", "end", "orbit")), "empv1": ("{side}_empv1.txt", ("valid",)),
            "apx": ("{side}_apx.txt", ("valid", "start", "end")), "hex": ("{side}.hex", ())}
-SIDES = ("input", "output")
 BOARD_WRITERS = {"emp": emp.write_v2, "empv1": emp.write_v1, "apx": apx.write}
 
 

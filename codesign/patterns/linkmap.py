@@ -9,7 +9,7 @@ the one-beat decision record of an event on the output side.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -17,6 +17,7 @@ import numpy as np
 from codesign.derived import DerivedParams, rtl_latency_model
 from codesign.rtl.stream import beats_image, image_beats, split_fields
 from codesign.spec import Spec
+from emulation.jsoncheck import check, get
 
 WORD_BITS = 64  # payload bits of a link per frame (EMP and APx)
 OUTPUTS = ("pass_pt1", "pass_pt4", "pt1", "pt4", "sorted_pt")  # decision record fields, from bit 0 up
@@ -50,8 +51,15 @@ class LinkMap:
                    bx_mhz=spec.detector.bunch_crossing_mhz, link_tbps=spec.bandwidth_tbps)
 
     @classmethod
-    def from_json(cls, obj: dict[str, Any]) -> "LinkMap":
-        return cls(**{**obj["map"], "layers": tuple(obj["map"]["layers"])})
+    def from_json(cls, obj: Any, where: str) -> "LinkMap":
+        """The map of `to_json`'s output, every field checked (one `InputError` naming `where` and the key)."""
+        m = get(obj, "map", "dict", where)
+        w = f"{where}.map"
+        kw: dict[str, Any] = {f.name: get(m, f.name, "number" if f.type == "float" else "count", w, lo=1)
+                              for f in fields(cls) if f.name != "layers"}
+        layers = get(m, "layers", "list", w)
+        kw["layers"] = tuple(check(v, "str", f"{w}.layers[{i}]") for i, v in enumerate(layers[:16]))
+        return cls(**kw)
 
     @property
     def groups(self) -> int:

@@ -34,12 +34,8 @@ class Packets:
 
 def read_linkmap(directory: Path) -> LinkMap:
     """The link map a pattern directory was written with."""
-    path = Path(directory) / LINKMAP
-    obj = read_json(path, f"patterns {str(directory)!r}")
-    try:
-        return LinkMap.from_json(obj)
-    except (KeyError, TypeError) as exc:
-        raise InputError(f"patterns {str(directory)!r}: {LINKMAP} is not a link map ({exc})") from None
+    where = f"patterns {str(directory)!r}"
+    return LinkMap.from_json(read_json(Path(directory) / LINKMAP, where), f"{where}: {LINKMAP}")
 
 
 def read_board(path: Path, fmt: str) -> BoardData:

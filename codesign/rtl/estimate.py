@@ -71,6 +71,9 @@ def _cnn_pixel(plan: RtlPlan) -> dict[str, float]:
     lut += c.log_eta_width  # the log|eta| ROM (distributed, 50 words)
     ff += c.n_layers * (3 * c.seg.out_width + c.seg_stage * c.et_width) + c.pred_width + c.pred.out_width
     dsp += c.n_layers  # w * E products
+    if c.product_regs:  # firmware.register_products: the tap sums, every product, E_pred's products
+        ff += (c.n_layers * 4 + sum(1 for k in taps if k)) * c.conv_width + c.n_layers * (c.pred_width + c.seg.out_width)
+        ff += sum(d.nonzero() * d.acc_width for d in c.dense)
     return {"lut": lut, "ff": ff, "dsp": dsp}
 
 

@@ -9,6 +9,8 @@ input pin. This is an estimate: no placement, fan-out, distance or congestion.
 
 from __future__ import annotations
 
+import gzip
+import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -28,7 +30,7 @@ BRAMS = {"RAMB18E2", "RAMB36E2", "FIFO18E2", "FIFO36E2"}
 LUTRAMS = {"RAM16X1D", "RAM32X1D", "RAM64X1D", "RAM128X1D", "RAM256X1D", "RAM16X1S", "RAM32X1S", "RAM64X1S",
            "RAM128X1S", "RAM256X1S", "RAM512X1S", "RAM32M", "RAM32M16", "RAM64M", "RAM64M8"}
 SHIFT_REGS = {"SRL16E", "SRLC16E", "SRLC32E"}
-CONSTANTS = {"GND", "VCC"}
+IGNORED = {"GND", "VCC", "$scopeinfo"}  # constants; the scope records `flatten` leaves
 CLOCK_PINS = {"C", "CLK", "WCLK", "CLKARDCLK", "CLKBWRCLK", "RDCLK", "WRCLK"}
 DSP_CASCADE_IN = {"ACIN", "BCIN", "PCIN", "CARRYCASCIN", "MULTSIGNIN"}
 
@@ -136,7 +138,7 @@ class _Builder:
     def cell(self, name: str, cell: dict) -> None:
         t, conn = cell["type"], cell["connections"]
         d, g = self.d, self.g
-        if t in CONSTANTS:
+        if t in IGNORED:
             return
         if t in FLIP_FLOPS:
             for q in _bits(conn, "Q"):
@@ -399,9 +401,9 @@ def estimate_module(netlist: dict, top: str, delays: Delays) -> tuple[PathEstima
 
 
 def read_netlist(path: Path) -> dict:
-    import json
-
+    """A yosys JSON netlist, gzip-compressed or not."""
     try:
-        return json.loads(Path(path).read_text())
+        with (gzip.open if str(path).endswith(".gz") else open)(path, "rb") as fh:
+            return json.loads(fh.read())
     except (OSError, ValueError) as exc:
         raise InputError(f"timing estimate: cannot read netlist {str(path)!r} ({exc})") from None

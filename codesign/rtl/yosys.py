@@ -9,6 +9,7 @@ becomes a DSP48E2.
 
 from __future__ import annotations
 
+import gzip
 import json
 import shutil
 import subprocess
@@ -67,8 +68,8 @@ def categorise(cells: dict[str, int]) -> dict[str, float]:
 
 
 def netlist_path(out_dir: Path, top: str) -> Path:
-    """The flattened netlist (yosys JSON) `synth_block` leaves for the timing estimate."""
-    return out_dir / f"{top}.netlist.json"
+    """The flattened netlist (yosys JSON, gzip-compressed) `synth_block` leaves for the timing estimate."""
+    return out_dir / f"{top}.netlist.json.gz"
 
 
 def synth_block(sources: list[Path], top: str, family: str, out_dir: Path,
@@ -92,7 +93,7 @@ def synth_block(sources: list[Path], top: str, family: str, out_dir: Path,
         f"tee -q -o {stat.name} stat -json",
         "flatten",
         "select -clear",
-        f"write_json -selected {netlist_path(out_dir, top).name}",
+        f"write_json -selected {top}.netlist.json",
         "",
     ]))
     t0 = time.perf_counter()
@@ -105,4 +106,8 @@ def synth_block(sources: list[Path], top: str, family: str, out_dir: Path,
 
         raise tool_failed(f"yosys synthesis of {top} failed (exit code {proc.returncode})", out_dir / f"{top}.log",
                           (proc.stdout or "") + (proc.stderr or ""))
+    raw = out_dir / f"{top}.netlist.json"
+    with open(raw, "rb") as src, gzip.GzipFile(netlist_path(out_dir, top), "wb", mtime=0) as dst:
+        shutil.copyfileobj(src, dst)  # mtime 0: the same netlist gives the same bytes
+    raw.unlink()
     return hierarchical_cells(json.loads(stat.read_text()), top), seconds

@@ -6,13 +6,17 @@ import json
 import math
 import subprocess
 import sys
+from types import SimpleNamespace
 
+import jinja2
 import pytest
 
 from codesign.bundles import random_bundle
 from codesign.derived import derive
 from codesign.errors import InputError
 from codesign.paths import DEFAULT_SPEC
+from codesign.report.render import TEMPLATES
+from codesign.report.timing_section import timing
 from codesign.rtl.plan import make_plan
 from codesign.rtl.timing import estimate_module, load_delays, read_netlist
 from codesign.rtl.timing_gate import TIMING_FILE, format_table, timing_rows
@@ -145,6 +149,11 @@ def test_check_timing_gate(tmp_path):
     assert "-0.222  MISSES" in miss.stdout
     other = check_timing(TIGHT_SPEC, build)
     assert other.returncode == 2 and "another spec" in other.stderr
+    section = timing(SimpleNamespace(build_dir=build, derived=derive(load_spec(DEFAULT_SPEC))))
+    assert [r["block"] for r in section["rows"] if r["misses"]] == ["clusterer"] and section["period_ns"] == 2.778
+    html = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                              undefined=jinja2.StrictUndefined).get_template("timing.html.j2").render(timing=section)
+    assert "<td>3.000</td><td>333.3</td><td>-0.222 (misses)</td>" in html and "vivado: not run" in html
     del record["blocks"]["trigger"]
     (build / TIMING_FILE).write_text(json.dumps(record))
     broken = check_timing(DEFAULT_SPEC, build)

@@ -72,7 +72,7 @@ def roc_axes(ax, fpr: float) -> None:
     ax.set_xscale("log")
     ax.set_xlim(1e-5, 1)
     ax.set_ylim(0, 1.02)
-    ax.set_xlabel("false-positive rate (weighted QCD)")
+    ax.set_xlabel("false-positive rate (background events passing)")
     ax.set_ylabel("true-positive rate")
 
 

@@ -1,6 +1,7 @@
 """`codesign export`: a trained run -> FirmwareBundle, trigger thresholds set with the emulator.
 
-The thresholds are the smallest raw pt_calib values whose generator-weighted QCD rate, measured
+The thresholds are the smallest raw pt_calib values whose background rate (the dataset configuration's
+background, generator-weighted where it is: docs/data.md), measured
 with the bit-accurate emulator on the validation split (frozen pile-up), is at most the spec's
 false-positive rate. Provenance records the spec, the dataset's content hash, the run, the seed
 and the package versions; nothing volatile, so the same run always gives the same bytes.
@@ -33,7 +34,7 @@ class ExportResult:
     bundle: FirmwareBundle
     content_hash: str
     thresholds: dict[str, int]
-    val_fpr: dict[str, float]  # emulator's weighted QCD rate at the thresholds, validation split
+    val_fpr: dict[str, float]  # emulator's (weighted) background rate at the thresholds, validation split
 
 
 def provenance(config: TrainConfig, run: RunDir, spec_name: str, spec_hash: str, dataset_hash: str) -> Provenance:

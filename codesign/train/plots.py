@@ -15,7 +15,8 @@ _PT_BINS = {"pt1": np.linspace(0.0, 500.0, 21), "pt4": np.linspace(0.0, 250.0, 2
 
 
 def roc_plot(ev: Evaluation, processes: list[str], signals: list[str], fpr: float, out: Path) -> Path:
-    """ROC (weighted QCD FPR vs signal TPR) of pT1 and pT4, emulator (solid) and QAT model (dashed)."""
+    """ROC (background FPR, generator-weighted where it is, vs signal TPR) of pT1 and pT4, emulator (solid) and
+    QAT model (dashed)."""
     plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(14, 6))
     bkg = ev.label == 0

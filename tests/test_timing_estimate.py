@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 from types import SimpleNamespace
 
 import jinja2
 import pytest
+from click.testing import CliRunner
 
 from codesign.bundles import random_bundle
+from codesign.cli import main
 from codesign.derived import derive
 from codesign.errors import InputError
 from codesign.paths import DEFAULT_SPEC
@@ -114,14 +114,18 @@ def test_yosys_netlist_of_the_calibration_block(tmp_path):
     assert path.read_bytes()[4:8] == b"\0\0\0\0"  # gzip mtime 0: the same netlist gives the same bytes
 
 
+def cli(*args: str):
+    """`codesign ARGS` in this process: exit code, stdout, stderr."""
+    r = CliRunner().invoke(main, [str(a) for a in args])
+    return SimpleNamespace(returncode=r.exit_code, stdout=r.stdout, stderr=r.stderr)
+
+
 def fake_build(tmp_path, spec, periods: dict[str, float]):
-    """A build directory (events and rtl steps) with a stored timing record of the given periods."""
+    """A build directory (events step) with a stored timing record of the given periods."""
     out = tmp_path / "b"
-    subprocess.run([sys.executable, "-m", "codesign.cli", "bundle", "random", "--spec", str(spec), "--out",
-                    str(tmp_path / "bundle")], check=True, capture_output=True)
-    subprocess.run([sys.executable, "-m", "codesign.cli", "build", "--spec", str(spec), "--bundle",
-                    str(tmp_path / "bundle"), "--out", str(out), "--events", "1", "--steps", "events"],
-                   check=True, capture_output=True)
+    random_bundle(derive(load_spec(spec)), 0).save(tmp_path / "bundle")
+    r = cli("build", "--spec", spec, "--bundle", tmp_path / "bundle", "--out", out, "--events", "1", "--steps", "events")
+    assert r.returncode == 0, r.stderr
     blocks = {b: {"period_ns": ns, "lut_levels": 3, "carry_bits": 9, "dsp": 0} for b, ns in periods.items()}
     (out / TIMING_FILE).parent.mkdir(parents=True)
     (out / TIMING_FILE).write_text(json.dumps({"family": "xcup", "speed_grade": -2, "blocks": blocks}))
@@ -129,8 +133,7 @@ def fake_build(tmp_path, spec, periods: dict[str, float]):
 
 
 def check_timing(spec, build):
-    return subprocess.run([sys.executable, "-m", "codesign.cli", "check-timing", "--spec", str(spec), "--build",
-                           str(build)], capture_output=True, text=True)
+    return cli("check-timing", "--spec", spec, "--build", build)
 
 
 def test_check_timing_gate(tmp_path):

@@ -6,16 +6,16 @@ from __future__ import annotations
 import os
 import shutil
 import stat
-import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
 from codesign.build.steps import CheckFailed
 from codesign.bundles import random_bundle
+from codesign.cli import main
 from codesign.derived import derive
 from codesign.errors import InputError
 from codesign.hls import csynth
@@ -108,10 +108,9 @@ def test_build_writes_the_vendor_projects(tmp_path):
     """`codesign build --steps events,hls,rtl`: the Vivado tcl + XDC and the HLS tcl (csim, csynth, cosim)."""
     bundle = tmp_path / "bundle"
     random_bundle(derive(load_spec(TIGHT_SPEC)), 0).save(bundle)
-    r = subprocess.run([sys.executable, "-m", "codesign.cli", "build", "--spec", str(TIGHT_SPEC), "--bundle",
-                        str(bundle), "--out", str(tmp_path / "b"), "--events", "1", "--steps", "events,hls,rtl"],
-                       capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
+    r = CliRunner().invoke(main, ["build", "--spec", str(TIGHT_SPEC), "--bundle", str(bundle), "--out",
+                                  str(tmp_path / "b"), "--events", "1", "--steps", "events,hls,rtl"])
+    assert r.exit_code == 0, r.output
     vivado = tmp_path / "b" / "rtl" / "vivado"
     assert "create_clock -period 2.77778" in (vivado / "cs_top.xdc").read_text()
     assert "read_verilog ../src/cs_top.v" in (vivado / "build.tcl").read_text()

@@ -21,7 +21,8 @@ def screenshot(html: Path, png: Path, width: int) -> None:
     try:
         browser.get(html.resolve().as_uri())
         height = browser.execute_script("return document.documentElement.scrollHeight")
-        browser.set_window_size(width, height)
+        browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                                {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
         browser.save_screenshot(str(png))
     finally:
         browser.quit()

@@ -38,6 +38,7 @@ def pareto_chart(rows: list[dict[str, Any]], axis: str, objective: tuple[str, st
     if missing:
         ax.text(0.98, 0.02, "\n".join(missing), transform=ax.transAxes, ha="right", va="bottom", fontsize=10,
                 color="red", bbox={"facecolor": "white", "edgecolor": "red"})
+    ax.ticklabel_format(axis="x", style="plain", useOffset=False)
     ax.set_xlabel(AXES[axis] + " (lower is better)")
     ax.set_ylabel(f"TPR {objective[0]} {objective[1]} (emulator)")
     if on_front or dom:

@@ -96,7 +96,7 @@ def run_sweep(config: SweepConfig, workers: int = 1, scheduler: str | None = Non
         results[result["id"]] = result
         log(f"point {result['id']} ({', '.join(f'{k}={v}' for k, v in result['overrides'].items())}): "
             f"{result['status']}" + (f": {result['reason']}" if result.get("reason") else ""))
-    rows = [{"index": i, **results[p.id]} for i, p in enumerate(points)]
+    rows = [{"index": i, **results[p.id], "overrides": dict(p.overrides)} for i, p in enumerate(points)]  # keys as given
     header = {"spec": {"name": base.name, "hash": base.spec_hash()}, "dataset_hash": ds.content_hash,
               "signals": list(ds.signal_processes), "settings": config.point_settings(),
               "vary": list(config.vary), "points_file": config.points}

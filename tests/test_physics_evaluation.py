@@ -1,16 +1,13 @@
-"""The physics evaluation: thresholds on real values, effective background events, bootstrap errors, the truth
-ceiling, and a run re-evaluated under independent pile-up draws (`codesign evaluate`)."""
+"""The physics evaluation's statistics: thresholds on real values, effective background events, bootstrap errors
+and the truth ceiling (`codesign evaluate` with pile-up draws is tested on test_train_v1.py's run)."""
 
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from codesign.cli import main
 from codesign.train.metrics import (bootstrap_std, bootstrap_thresholds, effective_events, passing_rate,
                                     threshold_at_fpr, trigger_metrics)
 
@@ -65,22 +62,3 @@ def test_trigger_metrics_report_ceiling_ess_and_deployed_threshold():
     assert s["truth_tpr_at_fpr"] == passing_rate(truth[n_bkg:], t_truth) and out["truth_threshold_gev"] == t_truth
     assert s["tpr_at_bundle_threshold"] == passing_rate(raw[n_bkg:], 500)
     assert 0 < s["tpr_at_bundle_threshold_std"] < s["tpr_at_fpr_std"] < 0.1
-
-
-def test_evaluate_command_adds_pileup_draws(tiny_dataset, tmp_path):
-    out = tmp_path / "run"
-    result = CliRunner().invoke(main, ["train", "--data", str(tiny_dataset), "--mode", "e2e", "--out", str(out),
-                                       "--steps", "2", "--batch-size", "16", "--max-steps-per-epoch", "2"])
-    assert result.exit_code == 0, result.output
-    first = json.loads((out / "metrics.json").read_text())
-    assert "emulator_pileup_draws" not in first
-    result = CliRunner().invoke(main, ["evaluate", "--run", str(out), "--pileup-draws", "2"])
-    assert result.exit_code == 0, result.output
-    again = json.loads((out / "metrics.json").read_text())
-    assert again["emulator"] == first["emulator"]  # the same frozen evaluation, bit for bit
-    draws = again["emulator_pileup_draws"]["pt1"]
-    assert draws["draws"] == 2
-    for s, cell in draws["signals"].items():
-        v = cell["tpr_at_fpr"]["values"]
-        assert len(v) == 2 and all(0 <= x <= 1 for x in v) and cell["tpr_at_fpr"]["mean"] == np.mean(v), s
-    assert "truth" in result.output and "effective" in result.output

@@ -109,7 +109,7 @@ def test_a_value_refused_only_with_some_partners_makes_those_points_infeasible()
 def test_fine_tuning_copies_every_weight_of_the_same_shape():
     """A base model (8 bits per cell) into a point's model of 6 bits per cell and another seed: every variable but
     the quantisers' levels takes the base's value; those keep the point's seeded start."""
-    from codesign.sweep.finetune import copy_weights
+    from codesign.train.finetune import copy_weights
     from codesign.train.model import build_model
 
     doc = load_spec_document(DEFAULT_SPEC)

@@ -73,15 +73,23 @@ def test_training_is_reproducible_and_resumes_after_an_interruption(whole, tiny_
     assert any((whole.run.root / "tensorboard").iterdir())
 
 
-def test_sequential_stages_move_only_their_block(tiny_dataset, tmp_path):
+@pytest.fixture(scope="module")
+def sequential(tiny_dataset, tmp_path_factory):
+    """A one-epoch sequential run: (trainer, history, weights at the start, weights after each stage)."""
     snapshots = {}
 
     def snap(stage, epoch):
         snapshots[stage] = {g: [v.numpy() for v in trainer.model.group(g)] for g in ("quantiser", "cnn", "calibration")}
 
-    trainer = Trainer.open(_config(tiny_dataset, mode="sequential", epochs=1), tmp_path / "seq", log=lambda s: None)
+    trainer = Trainer.open(_config(tiny_dataset, mode="sequential", epochs=1), tmp_path_factory.mktemp("seq") / "seq",
+                           log=lambda s: None)
     start = {g: [v.numpy() for v in trainer.model.group(g)] for g in ("quantiser", "cnn", "calibration")}
     history = trainer.train(snap)
+    return trainer, history, start, snapshots
+
+
+def test_sequential_stages_move_only_their_block(sequential):
+    trainer, history, start, snapshots = sequential
     assert [h["stage"] for h in history] == ["quantiser", "cnn", "calibration"]
 
     def moved(a, b):
@@ -152,3 +160,23 @@ def test_empty_split_is_refused(tiny_dataset, tmp_path, monkeypatch):
     monkeypatch.setattr(Dataset, "count", lambda self, split, process=None: 0 if split == "val" else real(self, split))
     _assert_input_error(_cli("train", "--data", str(tiny_dataset), "--mode", "e2e", "--out", str(tmp_path / "r")),
                         "has no events in the val split")
+
+
+def test_e2e_calibration_from_a_sequential_run_moves_only_calibration_and_splines(sequential, tiny_dataset, tmp_path):
+    """The ablation mode starts from the base run's weights (--init-from) and moves only the calibration and splines."""
+    base = sequential[0]
+    groups = ("quantiser", "cnn", "calibration", "trigger")
+
+    def values(model, group):
+        return {str(i): v.numpy() for i, v in enumerate(model.group(group))}
+
+    trained = {g: values(base.model, g) for g in groups}
+    lines: list[str] = []
+    config = TrainConfig(spec=str(DEFAULT_SPEC), data=str(tiny_dataset), mode="e2e-calibration", epochs=1,
+                         batch_size=16, max_steps_per_epoch=1, init_from=str(base.run.root))
+    ablation = Trainer.open(config, tmp_path / "abl", log=lines.append)
+    assert lines[0] == f"starting from the weights of {base.run.root}"
+    assert all(_same(values(ablation.model, g), trained[g]) for g in groups)
+    assert [h["stage"] for h in ablation.train()] == ["e2e_calibration"]
+    for g in groups:
+        assert _same(values(ablation.model, g), trained[g]) == (g in ("quantiser", "cnn")), g

@@ -10,6 +10,7 @@ trigger decisions, which is stricter than the issue's "TPR within 2 %, decisions
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -102,3 +103,21 @@ def test_metrics_plots_and_build_of_the_exported_bundle(run, tmp_path):
     result = CliRunner().invoke(main, ["build", "--bundle", str(run / "bundle"), "--out", str(tmp_path / "build"),
                                        "--target", "xcvu13p", "--events", "4", "--steps", "events"])
     assert result.exit_code == 0, result.output
+
+
+def test_evaluate_command_adds_pileup_draws(run, tmp_path):
+    """`codesign evaluate` re-exports and re-evaluates a copy of the run: the same frozen numbers, plus draws."""
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    first = json.loads((copy / "metrics.json").read_text())
+    assert "emulator_pileup_draws" not in first
+    result = CliRunner().invoke(main, ["evaluate", "--run", str(copy), "--pileup-draws", "2"])
+    assert result.exit_code == 0, result.output
+    again = json.loads((copy / "metrics.json").read_text())
+    assert again["emulator"] == first["emulator"]  # the same frozen evaluation, bit for bit
+    draws = again["emulator_pileup_draws"]["pt1"]
+    assert draws["draws"] == 2
+    for s, cell in draws["signals"].items():
+        v = cell["tpr_at_fpr"]["values"]
+        assert len(v) == 2 and all(0 <= x <= 1 for x in v) and cell["tpr_at_fpr"]["mean"] == np.mean(v), s
+    assert "truth" in result.output and "effective" in result.output

@@ -68,9 +68,9 @@ def run_sweep(config: SweepConfig, workers: int = 1, scheduler: str | None = Non
     base = load_spec(config.spec)
     ds = Dataset(config.data)
     if config.from_run is not None:
-        from codesign.sweep.finetune import check_base_run
+        from codesign.train.finetune import check_base_run
 
-        check_base_run(Path(config.from_run), ds.content_hash, config.data)
+        check_base_run(Path(config.from_run), ds.content_hash, config.data, "--from-run")
     objective = _objective(config, ds)
     points = _points(config)
     specs = resolve(Path(config.spec), points)

@@ -3,7 +3,8 @@
 Rules (UltraScale+): flip-flops are the register bits the templates declare, counted exactly;
 every distinct product of an input and a non-zero, non-power-of-two constant (equal products
 are shared) and every variable multiply take one DSP48E2 (the open-source flow's mapping;
-Vivado may use LUTs for small constants);
+Vivado may use LUTs for small constants), or with firmware.multipliers = lut a shift-add of one
+adder per further set bit of the constant (variable multiplies: one LUT per partial-product bit);
 an adder, subtractor or comparator takes one LUT per bit, a register with a load / shift / hold
 choice one LUT per bit, a 2:1 multiplexer half a LUT per bit, an n:1 multiplexer (n - 1) / 3
 LUTs per bit; the ring row memories are dual-port
@@ -28,6 +29,12 @@ def _distinct_products(constants: list[int]) -> int:
     return len({c for c in constants if c and not _is_pow2(c)})
 
 
+def _shift_add_luts(constants: list[int], width: int) -> int:
+    """LUTs for one input multiplied by these constants in logic (firmware.multipliers = lut): per distinct
+    non-zero, non-power-of-two value, one `width`-bit adder per set bit of |c| after the first."""
+    return sum((bin(abs(c)).count("1") - 1) * width for c in {c for c in constants if c and not _is_pow2(c)})
+
+
 def _requant(q: Requant) -> float:
     return q.in_width + 1 + (q.round_width / 2 if q.clamps else 0)
 
@@ -45,14 +52,16 @@ def _window(w: Window) -> dict[str, float]:
 
 def _dense(d: Dense, act_width: int) -> dict[str, float]:
     terms = d.nonzero()
-    dsp = sum(_distinct_products([row[n] for row in d.weights]) for n in range(d.n_in))
+    columns = [[row[n] for row in d.weights] for n in range(d.n_in)]
+    dsp = sum(_distinct_products(col) for col in columns)
     adds = terms + d.n_out * (len(d.groups) if d.staged else 0)
     ff = d.n_out * d.acc_width * (1 + (len(d.groups) if d.staged else 0))
     lut = adds * d.acc_width
+    mult_luts = sum(_shift_add_luts(col, d.acc_width) for col in columns)
     if d.requant is not None:
         ff += d.n_out * act_width
         lut += d.n_out * ((d.acc_width - 1) / 2 + _requant(d.requant))
-    return {"lut": lut, "ff": ff, "dsp": dsp}
+    return {"lut": lut, "ff": ff, "dsp": dsp, "mult_lut": mult_luts}
 
 
 def _cnn_pixel(plan: RtlPlan) -> dict[str, float]:
@@ -64,9 +73,10 @@ def _cnn_pixel(plan: RtlPlan) -> dict[str, float]:
     lut += n_conv * ((c.conv_width - 1) / 2 + _requant(c.conv_requant))
     ff = n_conv * (c.conv_width + c.act_width) + 2 * plan.row_width
     dsp = sum(_distinct_products([m[t] for m in layer]) for layer in c.kernel for t in range(4))
+    mult_lut = sum(_shift_add_luts([m[t] for m in layer], c.conv_width) for layer in c.kernel for t in range(4))
     for d in c.dense:
         part = _dense(d, c.act_width)
-        lut, ff, dsp = lut + part["lut"], ff + part["ff"], dsp + part["dsp"]
+        lut, ff, dsp, mult_lut = lut + part["lut"], ff + part["ff"], dsp + part["dsp"], mult_lut + part["mult_lut"]
     lut += c.n_layers * (3 * c.hs_width + _requant(c.seg)) + c.pred_width + _requant(c.pred)
     lut += c.log_eta_width  # the log|eta| ROM (distributed, 50 words)
     ff += c.n_layers * (3 * c.seg.out_width + c.seg_stage * c.et_width) + c.pred_width + c.pred.out_width
@@ -74,6 +84,8 @@ def _cnn_pixel(plan: RtlPlan) -> dict[str, float]:
     if c.product_regs:  # firmware.register_products: the tap sums, every product, E_pred's products
         ff += (c.n_layers * 4 + sum(1 for k in taps if k)) * c.conv_width + c.n_layers * (c.pred_width + c.seg.out_width)
         ff += sum(d.nonzero() * d.acc_width for d in c.dense)
+    if c.lut_multipliers:  # firmware.multipliers = lut: shift-add constant products, array multipliers for w * E
+        return {"lut": lut + mult_lut + c.n_layers * c.seg.out_width * c.et_width, "ff": ff, "dsp": 0}
     return {"lut": lut, "ff": ff, "dsp": dsp}
 
 

@@ -175,3 +175,11 @@ def test_table_rows_and_margins():
     assert "      3    1    2.500     400.0     +0.278  ok" in table  # CARRY8 = ceil(17 / 8)
     assert math.isinf(timing_rows(d, {"blocks": {b: {**v, "period_ns": 0} for b, v in record["blocks"].items()}})[0]
                       .fmax_mhz)
+
+
+def test_check_timing_bad_input_is_one_line(tmp_path):
+    for build, message in ((tmp_path / "none", "not a directory"), (tmp_path, "build.json is missing")):
+        r = check_timing(DEFAULT_SPEC, build)
+        assert r.returncode == 2 and message in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    r = check_timing(tmp_path / "no.yaml", tmp_path)
+    assert r.returncode == 2 and "does not exist" in r.stderr

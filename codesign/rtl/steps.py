@@ -92,7 +92,11 @@ def rtl_sim_step(ctx: BuildContext) -> dict[str, Any]:
     return summary
 
 
-@step("synth", (RESOURCES,), "resources: yosys synth_xilinx per block and total, analytic estimate, Vivado if present")
+NETLISTS = tuple(str(netlist_path(Path("rtl/synth/yosys"), m)) for m in BLOCK_MODULES.values())
+
+
+@step("synth", (RESOURCES, *NETLISTS), "resources: yosys synth_xilinx per block and total, analytic estimate, "
+                                       "Vivado if present")
 def synth_step(ctx: BuildContext) -> dict[str, Any]:
     out = ctx.path("rtl", "synth")
     if out.exists():

@@ -69,6 +69,7 @@ class DerivedParams:
     log_abs_eta_raw: np.ndarray
     eta_bin_of_row: np.ndarray
     cnn_extra_stages: int = 0  # firmware.register_products: PRODUCT_REGISTER_STAGES, else 0
+    trigger_extra_stages: int = 0  # firmware.register_decision: 1, else 0
     multipliers: str = "dsp"  # firmware.multipliers: dsp | lut
 
     @property
@@ -185,19 +186,20 @@ PRODUCT_REGISTER_STAGES = 6
 
 
 def rtl_latency_model(eta_bins: int, phi_bins: int, p: int, window: int, n_clusters: int,
-                      cnn_extra_stages: int = 0) -> tuple[int, int]:
+                      cnn_extra_stages: int = 0, trigger_extra_stages: int = 0) -> tuple[int, int]:
     """Cycles the generated RTL takes at P pixels per clock: (denoiser, chain), pipeline fill included.
 
     Denoiser: the event's beats, then the CNN window's last row and two groups (phi_bins / P + 2
-    emissions) and its 13 register stages (plus `cnn_extra_stages`). Chain: the clusterer's last r rows and 2 ceil(r / P)
-    column beats after the CNN, then its stages, the cluster stream, calibration and the sort.
+    emissions) and its 13 register stages (plus `cnn_extra_stages`). Chain: the clusterer's last r
+    rows and 2 ceil(r / P) column beats after the CNN, then its stages, the cluster stream,
+    calibration and the sort (plus `trigger_extra_stages`).
     Measured in RTL simulation (docs/rtl.md); `tests/test_spec_rtl_sweep.py` checks that the
     simulated latency never exceeds it.
     """
     groups = phi_bins // p
     r = window // 2
     denoise = -(-eta_bins * phi_bins // p) + groups + 2 + 13 + cnn_extra_stages
-    chain = denoise + r * groups + 2 * -(-r // p) + 11 + n_clusters
+    chain = denoise + r * groups + 2 * -(-r // p) + 11 + n_clusters + trigger_extra_stages
     return denoise, chain
 
 
@@ -269,12 +271,14 @@ def _derive(spec: Spec) -> DerivedParams:
     overhead = _exact(spec.latency.pipeline_overhead)
     n_clusters = spec.clusterer.n_clusters
     extra = PRODUCT_REGISTER_STAGES if spec.firmware.register_products else 0
+    extra_trigger = int(spec.firmware.register_decision)
     # The RTL streams at least 2 pixel groups per row (P <= phi_bins / 2).
     candidates = [p for p in range(1, d.phi_bins // 2 + 1) if d.phi_bins % p == 0]
     choice = None
     for p in candidates:
         stream = -(-n_pixels // p)
-        model_denoise, model_chain = rtl_latency_model(d.eta_bins, d.phi_bins, p, spec.clusterer.window, n_clusters, extra)
+        model_denoise, model_chain = rtl_latency_model(d.eta_bins, d.phi_bins, p, spec.clusterer.window, n_clusters,
+                                                       extra, extra_trigger)
         denoise_est = math.ceil(model_denoise * (1 + overhead))
         chain_est = math.ceil(model_chain * (1 + overhead))
         if denoise_est <= budgets["denoiser"].cycles and chain_est <= budgets["chain"].cycles:
@@ -282,7 +286,8 @@ def _derive(spec: Spec) -> DerivedParams:
             break
     if choice is None:
         p = candidates[-1]
-        model_denoise, model_chain = rtl_latency_model(d.eta_bins, d.phi_bins, p, spec.clusterer.window, n_clusters, extra)
+        model_denoise, model_chain = rtl_latency_model(d.eta_bins, d.phi_bins, p, spec.clusterer.window, n_clusters,
+                                                       extra, extra_trigger)
         raise SpecError(
             f"latency.denoise_us = {spec.latency.denoise_us}, latency.chain_us = {spec.latency.chain_us}: cannot be "
             f"met at {spec.target.clock_mhz} MHz even with P = {p} pixels per clock (the RTL's largest, phi_bins / 2 "
@@ -339,5 +344,6 @@ def _derive(spec: Spec) -> DerivedParams:
         log_abs_eta_raw=log_eta,
         eta_bin_of_row=eta_bin,
         cnn_extra_stages=extra,
+        trigger_extra_stages=extra_trigger,
         multipliers=spec.firmware.multipliers,
     )

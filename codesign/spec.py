@@ -104,6 +104,7 @@ class FirmwareSpec:
 
     multipliers: str = "dsp"  # constant multiplications in DSP48E2 slices, or in LUTs
     register_products: bool = False  # register the CNN pixel network's tap sums and products (+6 cycles)
+    register_decision: bool = False  # register the sorted pT before the trigger's threshold compares (+1 cycle)
 
 
 @dataclass(frozen=True)
@@ -124,11 +125,13 @@ class Spec:
     source: str = field(default="<memory>", compare=False)
 
     def canonical(self) -> dict[str, Any]:
-        """The spec as plain data (no source path), the input of `spec_hash`; a default firmware section is left
-        out, so specs written before it existed keep their hash."""
+        """The spec as plain data (no source path), the input of `spec_hash`; firmware keys at their defaults are
+        left out, so a spec keeps its hash when the firmware section gains a key."""
         d = asdict(self)
         d.pop("source")
-        if self.firmware == FirmwareSpec():
+        default = asdict(FirmwareSpec())
+        d["firmware"] = {k: v for k, v in d["firmware"].items() if v != default[k]}
+        if not d["firmware"]:
             d.pop("firmware")
         return d
 
@@ -361,7 +364,8 @@ def parse_spec(data: Any, source: str = "<memory>") -> Spec:
 
     fw = top.child("firmware", required=False)
     firmware = FirmwareSpec(multipliers=fw.get("multipliers", _choice(MULTIPLIERS), "dsp"),
-                            register_products=fw.get("register_products", _boolean, False))
+                            register_products=fw.get("register_products", _boolean, False),
+                            register_decision=fw.get("register_decision", _boolean, False))
     fw.done()
     top.done()
 

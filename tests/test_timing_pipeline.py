@@ -30,7 +30,9 @@ def with_firmware(tmp_path, **firmware) -> str:
 @pytest.mark.parametrize("firmware, message", [
     ({"multipliers": "dsp48"}, "firmware.multipliers = \"dsp48\": expected dsp or lut"),
     ({"register_products": 1}, "firmware.register_products = 1: expected true or false"),
-    ({"pipeline": 2}, "firmware.pipeline: unknown key (known keys here: multipliers, register_products)"),
+    ({"register_decision": "yes"}, "firmware.register_decision = \"yes\": expected true or false"),
+    ({"pipeline": 2}, "firmware.pipeline: unknown key (known keys here: multipliers, register_decision, "
+                      "register_products)"),
 ])
 def test_bad_firmware_keys_are_one_line_errors(tmp_path, firmware, message):
     with pytest.raises(SpecError) as err:
@@ -66,21 +68,26 @@ def test_lut_multipliers_mark_the_pixel_network_only(tmp_path):
     assert '(* use_dsp = "no" *)' in b["cs_cnn_pixel.v"] and "use_dsp" not in a["cs_cnn_pixel.v"]
 
 
-class RegisteredProducts(Design):
-    """The adversarial P = 1 design of test_rtl_blocks with firmware.register_products."""
+class Variant(Design):
+    """The adversarial P = 1 design of test_rtl_blocks built with another firmware section."""
 
-    def __init__(self) -> None:
+    def __init__(self, firmware: FirmwareSpec, tag: str) -> None:
         self.bundle, _ = stress_bundle(DEFAULT_SPEC)
-        self.derived = derive(dataclasses.replace(load_spec(DEFAULT_SPEC), firmware=FirmwareSpec(register_products=True)))
+        self.derived = derive(dataclasses.replace(load_spec(DEFAULT_SPEC), firmware=firmware))
         self.plan = make_plan(self.bundle, self.derived)
-        self.root = ROOT / "build" / "rtl_tests" / f"P1-regs-{self.bundle.content_hash()[:12]}"
+        self.root = ROOT / "build" / "rtl_tests" / f"P1-{tag}-{self.bundle.content_hash()[:12]}"
         self.sources = write_sources(self.plan, self.root / "src")
+
+
+def assert_later(base, other, block: str, cycles: int) -> None:
+    for edge in ("first_out", "last_out"):
+        assert other.latency[block][edge] - base.latency[block][edge] == cycles
 
 
 def test_extra_pipeline_stages_are_bit_exact_and_measured():
     """The denoiser with its tap sums and products registered: the emulator's et_pred, 6 cycles later."""
     need_simulator("icarus")
-    base, regs = Design(DEFAULT_SPEC), RegisteredProducts()
+    base, regs = Design(DEFAULT_SPEC), Variant(FirmwareSpec(register_products=True), "regs")
     assert regs.plan.cnn.depth == base.plan.cnn.depth + PRODUCT_REGISTER_STAGES
     rng = np.random.default_rng(5)
     et = rng.integers(0, 1 << 16, size=(2, 2, 50, 64)) >> rng.integers(0, 14, size=(2, 2, 50, 64))
@@ -89,7 +96,23 @@ def test_extra_pipeline_stages_are_bit_exact_and_measured():
     res_r, stim_r = regs.run("icarus", "denoiser", {"et_dec": et}, "pipe")
     assert_passed(res_b, stim_b)
     assert_passed(res_r, stim_r)
-    for edge in ("first_out", "last_out"):
-        assert res_r.latency["denoiser"][edge] - res_b.latency["denoiser"][edge] == PRODUCT_REGISTER_STAGES
+    assert_later(res_b, res_r, "denoiser", PRODUCT_REGISTER_STAGES)
     model = rtl_latency_model(50, 64, 1, 9, 10, PRODUCT_REGISTER_STAGES)[0] - rtl_latency_model(50, 64, 1, 9, 10)[0]
     assert model == PRODUCT_REGISTER_STAGES
+
+
+def test_registered_decision_is_bit_exact_and_one_cycle_later():
+    """The trigger with its sorted pT registered before the threshold compares: same decisions, 1 cycle later."""
+    need_simulator("icarus")
+    base, dec = Design(DEFAULT_SPEC), Variant(FirmwareSpec(register_decision=True), "decision")
+    t1, t4 = base.plan.thresholds
+    pt = np.random.default_rng(6).integers(0, 3, size=(4, base.plan.clusterer.n_out)) * 1000
+    pt[1, 0], pt[1, 3:] = t1, t4  # exactly at the thresholds
+    pt[2, 0], pt[2, 3:] = t1 - 1, t4 - 1
+    res_b, stim_b = base.run("icarus", "trigger", {"pt_calib": pt}, "decision")
+    res_d, stim_d = dec.run("icarus", "trigger", {"pt_calib": pt}, "decision")
+    assert_passed(res_b, stim_b)
+    assert_passed(res_d, stim_d)
+    assert stim_d["expect_pass_pt1"][1] and not stim_d["expect_pass_pt1"][2]
+    assert_later(res_b, res_d, "trigger", 1)
+    assert (rtl_latency_model(50, 64, 1, 9, 10, 0, 1)[1] - rtl_latency_model(50, 64, 1, 9, 10)[1]) == 1

@@ -100,6 +100,9 @@ def check_timing(spec_file: Path, build_dir: Path) -> None:
         click.echo(line)
     misses = [r.block for r in rows if r.misses]
     if misses:
-        hint = " (firmware.register_products: true shortens the denoiser's paths)" if "denoiser" in misses and \
-            not derived.cnn_extra_stages else ""
+        keys = [key for block, key, on in (("denoiser", "register_products", derived.cnn_extra_stages),
+                                           ("trigger", "register_decision", derived.trigger_extra_stages))
+                if block in misses and not on]
+        hint = f" (spec keys that add pipeline stages there: {', '.join(f'firmware.{k}: true' for k in keys)})" \
+            if keys else ""
         raise CheckFailed(f"estimated to miss {derived.clock_mhz:g} MHz: {', '.join(misses)}{hint}")

@@ -302,6 +302,7 @@ class RtlPlan:
     thresholds: tuple[int, int]  # trigger T1, T4 (raw pt_calib)
     row_width: int
     col_width: int
+    register_decision: bool = False  # firmware.register_decision: sorted pT registered before the compares
 
     @property
     def beats_per_event(self) -> int:
@@ -416,5 +417,5 @@ def make_plan(bundle: FirmwareBundle, derived: DerivedParams) -> RtlPlan:
         code_width=f["code"].width, et_width=et_w,
         levels=tuple(tuple(int(v) for v in row) for row in bundle.quantiser.levels),
         cnn=cnn, clusterer=clusterer, calibration=calibration, thresholds=(t1, t4),
-        row_width=clog2(g.eta_bins), col_width=clog2(g.phi_bins))
+        row_width=clog2(g.eta_bins), col_width=clog2(g.phi_bins), register_decision=derived.trigger_extra_stages > 0)
 

@@ -71,12 +71,15 @@ def test_link_map_matches_the_rtl_ports(spec):
 
 
 def test_decision_frame_follows_the_latency_model(tmp_path):
-    """Extra CNN register stages (firmware.register_products) move every decision as many frames later."""
+    """Extra register stages (firmware.register_products, register_decision) move every decision as many frames later."""
     doc = default_spec_dict()
     doc["firmware"] = {"register_products": True}
     s = load_spec(write_spec(tmp_path, doc))
     d = derive(s)
     assert LinkMap.of(s, d).latency == 3564 + PRODUCT_REGISTER_STAGES == 3564 + d.cnn_extra_stages
+    doc["firmware"] = {"register_products": True, "register_decision": True}  # and the trigger's register
+    s = load_spec(write_spec(tmp_path, doc))
+    assert LinkMap.of(s, derive(s)).latency == 3564 + PRODUCT_REGISTER_STAGES + 1
 
 
 def test_step_writes_every_format_and_records_hashes(built):

@@ -44,7 +44,7 @@ class LinkMap:
         """The map of a spec: P, bits per cell and the output widths from its derived parameters."""
         d = derived
         _, chain = rtl_latency_model(d.eta_bins, d.phi_bins, d.pixel_parallelism, d.window, d.n_clusters,
-                                     d.cnn_extra_stages)
+                                     d.cnn_extra_stages, d.trigger_extra_stages)
         return cls(lanes=d.pixel_parallelism, layers=tuple(spec.detector.layers), code_width=d.bits_per_cell,
                    eta_bins=d.eta_bins, phi_bins=d.phi_bins, n_clusters=d.n_clusters,
                    calib_width=d.formats["pt_calib"].width, latency=chain, clock_mhz=d.clock_mhz,

@@ -9,7 +9,7 @@ import click
 
 from codesign.build.config import BuildConfig, read_manifest
 from codesign.build.steps import CheckFailed, run_build
-from codesign.derived import derive
+from codesign.derived import DerivedParams, derive
 from codesign.errors import InputError
 from codesign.rtl import timing_gate
 from codesign.rtl.latency import format_table, latency_rows, stored_latencies
@@ -27,6 +27,16 @@ def check_built_from(build_dir: Path, spec_hash: str | None = None, bundle_hash:
                              f"than {name} ({want[:12]}); rebuild it, or give the {what} it was built from")
 
 
+def open_checked_build(spec_file: Path, build_dir: Path) -> tuple[DerivedParams, BuildConfig]:
+    """The spec's derived parameters and the build's configuration, the build checked to be made from that spec."""
+    derived = derive(load_spec(spec_file))
+    if not build_dir.is_dir():
+        raise InputError(f"--build {str(build_dir)!r}: not a directory")
+    config = BuildConfig.load(build_dir)  # a bad build directory fails here, before anything runs
+    check_built_from(build_dir, spec_hash=derived.spec_hash, spec_name=f"--spec {str(spec_file)!r}")
+    return derived, config
+
+
 def simulate_build(build_dir: Path, config: BuildConfig) -> None:
     """Run the events, rtl and rtl_sim steps of a build with its own configuration (recorded in build.json)."""
     config = dataclasses.replace(config, out=str(build_dir), steps=("events", "rtl", "rtl_sim"),
@@ -41,11 +51,7 @@ def simulate_build(build_dir: Path, config: BuildConfig) -> None:
               help="Build directory of `codesign build` (simulated first when it holds no RTL latency).")
 def check_latency(spec_file: Path, build_dir: Path) -> None:
     """Print measured RTL latency per block against SPEC's budgets; exit 1 when any block or the chain is over."""
-    derived = derive(load_spec(spec_file))
-    if not build_dir.is_dir():
-        raise InputError(f"--build {str(build_dir)!r}: not a directory")
-    config = BuildConfig.load(build_dir)  # a bad build directory fails here, before anything runs
-    check_built_from(build_dir, spec_hash=derived.spec_hash, spec_name=f"--spec {str(spec_file)!r}")
+    derived, config = open_checked_build(spec_file, build_dir)
     records = stored_latencies(build_dir)
     if not records:
         click.echo(f"no RTL latency stored in {build_dir}: running its rtl and rtl_sim steps", err=True)
@@ -82,11 +88,7 @@ def vendor_lines(build_dir: Path) -> list[str]:
               help="Build directory of `codesign build` (synthesized and estimated first when it holds no estimate).")
 def check_timing(spec_file: Path, build_dir: Path) -> None:
     """Print the estimated slowest path per block against SPEC's clock; exit 1 when any block misses it."""
-    derived = derive(load_spec(spec_file))
-    if not build_dir.is_dir():
-        raise InputError(f"--build {str(build_dir)!r}: not a directory")
-    config = BuildConfig.load(build_dir)
-    check_built_from(build_dir, spec_hash=derived.spec_hash, spec_name=f"--spec {str(spec_file)!r}")
+    derived, config = open_checked_build(spec_file, build_dir)
     record = timing_gate.stored_timing(build_dir)
     if record is None:
         click.echo(f"no timing estimate stored in {build_dir}: running its rtl, synth and timing steps", err=True)

@@ -121,3 +121,11 @@ def test_evaluate_command_adds_pileup_draws(run, tmp_path):
         v = cell["tpr_at_fpr"]["values"]
         assert len(v) == 2 and all(0 <= x <= 1 for x in v) and cell["tpr_at_fpr"]["mean"] == np.mean(v), s
     assert "truth" in result.output and "effective" in result.output
+    assert "pile-up draw 2/2" in result.output
+    # a third draw reuses the two kept ones (same values) and computes only the new one
+    result = CliRunner().invoke(main, ["evaluate", "--run", str(copy), "--pileup-draws", "3"])
+    assert result.exit_code == 0, result.output
+    assert "pile-up draw 3/3" in result.output and "draw 1/3" not in result.output and "draw 2/3" not in result.output
+    more = json.loads((copy / "metrics.json").read_text())["emulator_pileup_draws"]["pt1"]
+    for s, cell in draws["signals"].items():
+        assert more["signals"][s]["tpr_at_fpr"]["values"][:2] == cell["tpr_at_fpr"]["values"], s

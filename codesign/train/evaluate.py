@@ -7,7 +7,10 @@ converted to raw integers; they lie on the format's grid by construction).
 
 from __future__ import annotations
 
+import os
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -16,6 +19,7 @@ from codesign.train.fixed_tf import to_raw
 from codesign.train.model import TriggerChain
 from emulation.bundle import FirmwareBundle
 from emulation.chain import ChainResult, run_chain_gev
+from emulation.npz import write_npz
 
 # Tensor compared -> format of its raw integers (None: already integers).
 V1_TENSORS = {"codes": None, "et_dec": "et_dec", "seg_w": "seg_w", "et_pred": "et_pred", "seeds": None,
@@ -102,20 +106,46 @@ def evaluate(model: TriggerChain, bundle: FirmwareBundle, ds: Dataset, split: st
                       truth_pt={"pt1": c["t1"], "pt4": c["t4"]}, agreement=agreement)
 
 
-def emulator_pileup_draws(bundle: FirmwareBundle, ds: Dataset, split: str, draws: int,
-                          batch_size: int = 128) -> list[dict[str, np.ndarray]]:
+def emulator_pileup_draws(bundle: FirmwareBundle, ds: Dataset, split: str, draws: int, batch_size: int = 128,
+                          cache: Path | None = None) -> list[dict[str, np.ndarray]]:
     """The emulator's raw pt1 and pt4 of every event of `split` (dataset order) under `draws` independent pile-up draws.
 
     Draw k overlays fresh pile-up seeded by reader seed k (and the response drawn with it), so the
-    spread over draws is the uncertainty that one frozen overlay hides.
+    spread over draws is the uncertainty that one frozen overlay hides. With `cache`, each draw is
+    kept there (for this bundle and dataset), so that adding draws or resuming reuses finished ones.
     """
     out = []
     for k in range(draws):
+        path = cache / f"{split}-draw-{k}.npz" if cache is not None else None
+        kept = _cached_draw(path, bundle, ds) if path is not None else None
+        if kept is not None:
+            out.append(kept)
+            continue
+        start = time.monotonic()
         cols: dict[str, list[np.ndarray]] = {"pt1": [], "pt4": []}
         for batch in ds.batches(split, batch_size, processes=ds.trigger_processes(), pileup="fresh",
                                 shuffle=False, seed=k):
             emu = run_chain_gev(bundle, batch["image"])
             cols["pt1"].append(np.asarray(emu["pt1"]))
             cols["pt4"].append(np.asarray(emu["pt4"]))
-        out.append({t: np.concatenate(v) for t, v in cols.items()})
+        draw = {t: np.concatenate(v) for t, v in cols.items()}
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.tmp")
+            write_npz(tmp, {**draw, "bundle_hash": np.array(bundle.content_hash()),
+                            "dataset_hash": np.array(ds.content_hash)}, dtype=None)
+            os.replace(tmp, path)
+        print(f"pile-up draw {k + 1}/{draws}: {draw['pt1'].size} events in {time.monotonic() - start:.0f} s",
+              flush=True)
+        out.append(draw)
     return out
+
+
+def _cached_draw(path: Path, bundle: FirmwareBundle, ds: Dataset) -> dict[str, np.ndarray] | None:
+    """A kept draw when it was made with this bundle on this dataset, else None."""
+    if not path.is_file():
+        return None
+    with np.load(path) as f:
+        if str(f["bundle_hash"]) != bundle.content_hash() or str(f["dataset_hash"]) != ds.content_hash:
+            return None
+        return {t: f[t] for t in ("pt1", "pt4")}

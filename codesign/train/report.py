@@ -17,6 +17,7 @@ from codesign.train.rundir import RunDir, write_json
 from emulation.npz import write_npz
 
 EVALUATION = "evaluation.npz"
+PILEUP_DRAWS = "pileup_draws"  # RUN/pileup_draws/<split>-draw-<k>.npz: each draw's emulator outputs, reused
 
 
 BOOTSTRAPS = 200  # Poisson-bootstrap replicas for the TPRs' statistical errors
@@ -45,7 +46,8 @@ def evaluate_run(run_dir: str | Path, exported: ExportResult, split: str = "test
         "v1_agreement": ev.agreement.report(),
     }
     if pileup_draws and max_batches is None:
-        draws = emulator_pileup_draws(exported.bundle, ds, split, pileup_draws, config.batch_size)
+        draws = emulator_pileup_draws(exported.bundle, ds, split, pileup_draws, config.batch_size,
+                                      cache=run.path(PILEUP_DRAWS))
         metrics["emulator_pileup_draws"] = draw_spread(
             [trigger_metrics(d, *args, thresholds=exported.thresholds) for d in draws])
     write_json(run.path("metrics.json"), metrics)

@@ -7,6 +7,7 @@ RUN/ckpt/best     best-validation weights of the current stage
 RUN/model         final weights (the best of the last stage)
 RUN/history.json  per-epoch losses (deterministic);  RUN/train.log  progress lines with timings
 RUN/tensorboard   TensorBoard scalars;  RUN/bundle, RUN/metrics.json, RUN/plots after training
+RUN/pileup_draws  the emulator's outputs under each pile-up draw of `codesign evaluate --pileup-draws`
 """
 
 from __future__ import annotations

@@ -210,4 +210,4 @@ def test_points_fine_tuned_from_a_base_run(tiny_dataset, swept, tmp_path):
     row = _doc(tmp_path / "f")["points"][0]
     assert row["status"] == "done" and row["bit_exact"] and row["derived"]["levels"] == 64
     log = (tmp_path / "f" / "points" / row["id"] / "point.log").read_text()
-    assert f"fine-tuning from {base}" in log and "seeded start kept for" in log
+    assert f"starting from the weights of {base}" in log and "seeded start kept for" in log

@@ -53,16 +53,19 @@ def _timed(timings: dict[str, float], name: str) -> Iterator[None]:
 
 def _train_and_export(task: PointTask, d: Path, timings: dict[str, float], log: Callable[[str], None]):
     """The point's trained run and its bundle (each step skipped when its output is already there)."""
-    from codesign.sweep.finetune import train_point
     from codesign.train.config import TrainConfig
     from codesign.train.export import export_run
+    from codesign.train.loop import Trainer
+    from codesign.train.rundir import RunDir
     from emulation.bundle import FirmwareBundle
 
     cfg = task.config
     train = TrainConfig(spec=str(d / "spec.yaml"), data=cfg.data, mode=cfg.mode, steps=cfg.train_steps,
-                        seed=cfg.seed, batch_size=cfg.batch_size)
+                        seed=cfg.seed, batch_size=cfg.batch_size, init_from=cfg.from_run)
     with _timed(timings, "train"):
-        train_point(train, d / "run", Path(cfg.from_run) if cfg.from_run else None, log)
+        run = RunDir(d / "run")
+        if not (run.run_json.exists() and run.read()["status"] == "trained"):  # else finished: left alone
+            Trainer.open(train, d / "run", log=log).train()
     with _timed(timings, "export"):
         if not (d / "bundle" / "manifest.json").exists():
             export_run(d / "run", d / "bundle")

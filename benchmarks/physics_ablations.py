@@ -25,8 +25,8 @@ import sys
 from pathlib import Path
 
 from machine import header
-from physics_table import (TARGET, TRIGGERS, combined_error, load_arrays, overlay_ratio, paired_ratio_std, run_cli,
-                           tpr_cell)
+from physics_table import (TARGET, TRIGGERS, combined_error, load_arrays, overlay_ratio, paired_ratio_std,
+                           pileup_draws_done, run_cli, tpr_cell)
 
 HALVINGS = 4  # the rate halves every quarter of each run, as in physics_budget.py
 
@@ -49,7 +49,7 @@ def produce(data: Path, runs: Path, steps: int, variants: dict[str, list[str]], 
         if not (run / "metrics.json").exists():
             run_cli(["train", "--data", str(data), "--out", str(run), f"--steps={steps}",
                      f"--lr-halving-steps={halving}", *options])
-        if draws and "emulator_pileup_draws" not in json.loads((run / "metrics.json").read_text()):
+        if pileup_draws_done(run) < draws:
             run_cli(["evaluate", "--run", str(run), "--pileup-draws", str(draws)])
         out[name] = run
     return out
@@ -112,6 +112,9 @@ def main() -> None:
     signals = json.loads((args.sequential / "metrics.json").read_text())["emulator"]["pt1"]["signals"]
     if args.signal not in signals:
         sys.exit(f"error: --signal {args.signal!r}: expected one of {', '.join(sorted(signals))}")
+    for run in (args.sequential, args.e2e):  # the references need the same pile-up draws as the ablations
+        if pileup_draws_done(run) < args.pileup_draws:
+            run_cli(["evaluate", "--run", str(run), "--pileup-draws", str(args.pileup_draws)])
     runs = {"sequential": args.sequential, "e2e": args.e2e,
             **produce(args.data, args.runs, args.steps, ablations(args.sequential, args.train_background),
                       args.pileup_draws)}

@@ -44,6 +44,12 @@ def run_cli(args: list[str]) -> None:
     subprocess.run(CLI + args, check=True)
 
 
+def pileup_draws_done(run: Path) -> int:
+    """How many pile-up draws a finished run's metrics.json holds (0 without any)."""
+    draws = json.loads((run / "metrics.json").read_text()).get("emulator_pileup_draws", {})
+    return int(draws["pt1"]["draws"]) if draws else 0
+
+
 def produce(preset: str, config: str, data: Path, runs: Path, schedule: list[str], workers: int,
             pileup_draws: int) -> dict[str, Path]:
     """Dataset, both trainings and their evaluations (each skipped when finished, resumed when interrupted)."""
@@ -56,7 +62,7 @@ def produce(preset: str, config: str, data: Path, runs: Path, schedule: list[str
         run = runs / mode
         if not (run / "metrics.json").exists():
             run_cli(["train", "--data", str(data), "--mode", mode, "--preset", preset, "--out", str(run), *schedule])
-        if pileup_draws and "emulator_pileup_draws" not in json.loads((run / "metrics.json").read_text()):
+        if pileup_draws_done(run) < pileup_draws:
             run_cli(["evaluate", "--run", str(run), "--pileup-draws", str(pileup_draws)])
         out[mode] = run
     return out

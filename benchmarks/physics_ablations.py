@@ -6,10 +6,14 @@ it trains, each with the same number of optimiser steps:
                             every other weight from the sequential run;
   e2e-from-seq              the full e2e training started from the sequential run's weights;
   e2e-train-bkg-<P>         e2e from scratch, trained against background P (e.g. the generator-weighted
-                            `qcd`); evaluation still uses the dataset configuration's background.
+                            `qcd`); evaluation still uses the dataset configuration's background;
+  sequential-leak-<A>,      both modes from scratch with the CNN's hard sigmoid given slope A outside its
+  e2e-leak-<A>              band in the backward pass (--seg-gradient-leak): whether a gain survives a
+                            denoiser whose segmentation outputs cannot die.
 Then it tabulates, per trigger, each run's emulator TPR at the spec's FPR for one signal, with its
 error (bootstrap over events, plus the pile-up-draw spread when evaluated with draws), and its
-ratio to the sequential run with a paired-bootstrap error. Every run resumes after a kill.
+ratio to the sequential run with a paired-bootstrap error, and each e2e / sequential pair of the
+same training options. Every run resumes after a kill.
 
     .venv/bin/python benchmarks/physics_ablations.py --data data/small-paper \
         --sequential runs/budget-small-paper/steps-2000/sequential --e2e runs/budget-small-paper/steps-2000/e2e \
@@ -31,10 +35,13 @@ from physics_table import (TARGET, TRIGGERS, combined_error, load_arrays, overla
 HALVINGS = 4  # the rate halves every quarter of each run, as in physics_budget.py
 
 
-def ablations(sequential: Path, train_background: str | None) -> dict[str, list[str]]:
+def ablations(sequential: Path, train_background: str | None, leak: float | None) -> dict[str, list[str]]:
     """Name -> the `codesign train` options of each ablation."""
-    out = {"e2e-calibration-from-seq": ["--mode", "e2e-calibration", "--init-from", str(sequential)],
-           "e2e-from-seq": ["--mode", "e2e", "--init-from", str(sequential)]}
+    out = {"e2e-calibration-from-seq": ["--mode", "e2e-calibration", "--init-from", str(sequential)]}
+    if leak:
+        out |= {f"{mode}-leak-{leak:g}": ["--mode", mode, f"--seg-gradient-leak={leak:g}"]
+                for mode in ("sequential", "e2e")}
+    out["e2e-from-seq"] = ["--mode", "e2e", "--init-from", str(sequential)]
     if train_background:
         out[f"e2e-train-bkg-{train_background}"] = ["--mode", "e2e", "--background", train_background]
     return out
@@ -83,13 +90,29 @@ def table(runs: dict[str, Path], signal: str) -> tuple[str, dict]:
                          f" ({over['overlays']})" if over else "-")
             rows.append(f"| {trigger} | {name} | {tpr:.3f} +- {err:.3f} | {ratio:.2f} +- {ratio_err:.2f} | "
                         f"{over_text} | {ceiling:.3f} | {ess:.0f} |")
+    pairs = [("e2e", "sequential")] + [(n, n.replace("e2e", "sequential", 1)) for n in runs
+                                         if n.startswith("e2e-leak-") and n.replace("e2e", "sequential", 1) in runs]
+    pair_rows, pair_numbers = [], {}
+    for trigger in TRIGGERS:
+        for num, den in pairs:
+            over = overlay_ratio(metrics[num], metrics[den], trigger, signal)
+            err = paired_ratio_std(arrays[num], arrays[den], trigger, processes.index(signal), fpr)
+            t = {m: metrics[m]["emulator"][trigger]["signals"][signal]["tpr_at_fpr"] for m in (num, den)}
+            ratio = t[num] / t[den] if t[den] > 0 else math.inf
+            pair_numbers.setdefault(trigger, {})[f"{num} / {den}"] = {
+                "ratio": ratio, "ratio_err_bootstrap": err, "ratio_over_overlays": over}
+            over_text = (f"{over['tpr_den_mean']:.3f} / {over['tpr_num_mean']:.3f} = {over['ratio_of_means']:.2f} +- "
+                         f"{over['ratio_err_jackknife']:.2f} ({over['overlays']})" if over else "-")
+            pair_rows.append(f"| {trigger} | {num} / {den} | {ratio:.2f} +- {err:.2f} | {over_text} |")
     lines = [header("physics ablations (where the end-to-end gain comes from)", ("tensorflow-cpu", "numpy")),
              f"# {signal}, TPR at FPR {fpr:g} on the test split ({metrics['sequential']['events']} events), emulator "
              f"on each run's bundle; ratios to the sequential run with a paired-bootstrap error",
              "| trigger | run | TPR | / sequential | mean TPR over pile-up overlays, / sequential (overlays) | "
              "truth ceiling | bkg ESS above thr. |",
-             "|---|---|---|---|---|---|---|", *rows]
-    return "\n".join(lines), {"signal": signal, "fpr": fpr, "table": numbers}
+             "|---|---|---|---|---|---|---|", *rows, "",
+             "| trigger | pair | ratio (frozen overlay) | mean TPR over overlays den / num = ratio (overlays) |",
+             "|---|---|---|---|", *pair_rows]
+    return "\n".join(lines), {"signal": signal, "fpr": fpr, "table": numbers, "pairs": pair_numbers}
 
 
 def main() -> None:
@@ -100,6 +123,7 @@ def main() -> None:
     ap.add_argument("--runs", type=Path, required=True, help="directory for the ablation runs")
     ap.add_argument("--steps", type=int, required=True, help="optimiser steps of each ablation (as the reference runs)")
     ap.add_argument("--train-background", help="also train e2e against this background (e.g. qcd)")
+    ap.add_argument("--seg-gradient-leak", type=float, help="also train both modes with this hard-sigmoid leak")
     ap.add_argument("--pileup-draws", type=int, default=0, help="evaluate every ablation under this many pile-up draws")
     ap.add_argument("--signal", default=TARGET[0], help=f"signal process to tabulate (default {TARGET[0]})")
     ap.add_argument("--json", type=Path, help="also write the numbers here")
@@ -116,7 +140,8 @@ def main() -> None:
         if pileup_draws_done(run) < args.pileup_draws:
             run_cli(["evaluate", "--run", str(run), "--pileup-draws", str(args.pileup_draws)])
     runs = {"sequential": args.sequential, "e2e": args.e2e,
-            **produce(args.data, args.runs, args.steps, ablations(args.sequential, args.train_background),
+            **produce(args.data, args.runs, args.steps, ablations(args.sequential, args.train_background,
+                                                                args.seg_gradient_leak),
                       args.pileup_draws)}
     text, numbers = table(runs, args.signal)
     print(text)

@@ -34,19 +34,24 @@ from codesign.train.config import MODES, PRESETS, TrainConfig
                    "(default: the dataset configuration's; evaluation always uses that one).")
 @click.option("--init-from", "init_from", type=click.Path(path_type=Path), default=None,
               help="Start from the weights of this finished run on the same dataset (fine-tuning).")
+@click.option("--seg-gradient-leak", type=float, default=0.0, show_default=True,
+              help="Backward slope of the CNN's hard sigmoid outside its linear band (0 = the paper's: no "
+                   "gradient there). An ablation: the forward, and so the firmware, does not change.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--batch-size", type=int, default=128, show_default=True)
 @click.option("--max-steps-per-epoch", type=int, default=None,
               help="Cap training and validation batches per epoch (quick runs and tests).")
 def train(spec_file: Path | None, data_dir: Path, mode: str, out: Path, preset: str, steps: int | None,
           epochs: int | None, lr_halving_steps: int | None, early_stopping: int | None, background: str | None,
-          init_from: Path | None, seed: int, batch_size: int, max_steps_per_epoch: int | None) -> None:
+          init_from: Path | None, seg_gradient_leak: float, seed: int, batch_size: int,
+          max_steps_per_epoch: int | None) -> None:
     """Train the chain (sequential or end-to-end), export RUN/bundle and evaluate it on the test split."""
     config = TrainConfig(spec=str(spec_file or os.path.relpath(DEFAULT_SPEC)), data=str(data_dir), mode=mode,
                          preset=preset, epochs=epochs, seed=seed, batch_size=batch_size,
                          max_steps_per_epoch=max_steps_per_epoch, steps=steps, lr_halving_steps=lr_halving_steps,
                          early_stopping=early_stopping, background=background,
-                         init_from=str(init_from) if init_from is not None else None)  # checked before TensorFlow loads
+                         init_from=str(init_from) if init_from is not None else None,
+                         seg_gradient_leak=seg_gradient_leak)  # checked before TensorFlow loads
     from codesign.train.export import export_run
     from codesign.train.loop import Trainer
     from codesign.train.report import evaluate_run, summary_lines

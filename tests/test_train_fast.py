@@ -151,6 +151,31 @@ def test_selected_windows_give_the_dense_gradient(model, derived):
     assert any(float(np.abs(g.numpy()).max()) > 0 for g in sparse_grads)
 
 
+def test_seg_gradient_leak_changes_only_the_backward(model, derived):
+    """--seg-gradient-leak: the same forward bit for bit, and a gradient from pixels outside the hard
+    sigmoid's band, which the paper's hard sigmoid (leak 0) leaves at exactly zero."""
+    rng = np.random.default_rng(8)
+    images = rng.exponential(0.6, size=(2, derived.n_layers, derived.eta_bins, derived.phi_bins)).astype(np.float32)
+    images[:, :, 10:13, 20:23] += 200.0  # large activations: the last layer leaves the band [-1, 1]
+    et = tf.transpose(tf.constant(images), [0, 2, 3, 1])
+    types = model.cnn_types()
+    variables = model.group("cnn")
+    out = {}
+    try:
+        for leak in (0.0, 0.25):
+            model.denoiser.seg_gradient_leak = leak
+            with tf.GradientTape() as tape:
+                e_pred, w = model.denoiser(et, types)
+                loss = tf.reduce_sum(tf.cast(e_pred, DTYPE))
+            out[leak] = (e_pred.numpy(), w.numpy(), [g.numpy() for g in tape.gradient(loss, variables)])
+    finally:
+        model.denoiser.seg_gradient_leak = 0.0
+    assert np.array_equal(out[0.0][0], out[0.25][0]) and np.array_equal(out[0.0][1], out[0.25][1])
+    w = out[0.0][1]
+    assert ((w == 0) | (w == 1)).any(), "no pixel outside the band: the test would not see the leak"
+    assert any(not np.array_equal(a, b) for a, b in zip(out[0.0][2], out[0.25][2]))
+
+
 # --------------------------------------------------------------------------- schedules in steps
 
 

@@ -115,6 +115,8 @@ def _cli(*args):
     (["--mode", "joint"], "--mode 'joint': expected one of sequential, e2e"),
     (["--mode", "e2e", "--preset", "huge"], "--preset 'huge': expected one of smoke, small, paper"),
     (["--mode", "e2e", "--epochs", "0"], "--epochs 0: expected an integer >= 1"),
+    (["--mode", "e2e", "--seg-gradient-leak", "-0.1"], "--seg-gradient-leak -0.1: expected a number in [0, 1]"),
+    (["--mode", "e2e", "--seg-gradient-leak", "nan"], "--seg-gradient-leak nan: expected a number in [0, 1]"),
 ])
 def test_train_bad_arguments(tiny_dataset, tmp_path, args, message):
     _assert_input_error(_cli("train", "--data", str(tiny_dataset), "--out", str(tmp_path / "r"), *args), message)
@@ -180,3 +182,20 @@ def test_e2e_calibration_from_a_sequential_run_moves_only_calibration_and_spline
     assert [h["stage"] for h in ablation.train()] == ["e2e_calibration"]
     for g in groups:
         assert _same(values(ablation.model, g), trained[g]) == (g in ("quantiser", "cnn")), g
+
+
+def test_a_run_started_before_a_setting_existed_resumes_with_its_default(tmp_path):
+    """run.json without a later TrainConfig field (seg_gradient_leak) is that field's default, not a mismatch."""
+    from codesign.train.rundir import RunDir
+
+    spec = load_spec(DEFAULT_SPEC)
+    config = TrainConfig(spec=str(DEFAULT_SPEC), data="d", mode="e2e")
+    run = RunDir(tmp_path / "run")
+    run.start(config, spec, DEFAULT_SPEC.read_text(), "ab" * 32)
+    doc = json.loads(run.run_json.read_text())
+    del doc["config"]["seg_gradient_leak"]
+    run.run_json.write_text(json.dumps(doc))
+    run.start(config, spec, DEFAULT_SPEC.read_text(), "ab" * 32)  # resumes
+    with pytest.raises(Exception, match="seg_gradient_leak = 0.0, not 0.5"):
+        run.start(TrainConfig(spec=str(DEFAULT_SPEC), data="d", mode="e2e", seg_gradient_leak=0.5), spec,
+                  DEFAULT_SPEC.read_text(), "ab" * 32)

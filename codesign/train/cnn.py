@@ -141,6 +141,9 @@ class Denoiser(tf.keras.layers.Layer):
             layer.build((None, derived.n_layers * DEPTH_MULTIPLIER + 1 if i == 0 else HIDDEN))
         self.seg_q = ApFixed(f["seg_w"])
         self.pred_q = ApFixed(f["et_pred"])
+        # gradient of the hard sigmoid outside its linear band (0: the paper's, exactly zero there); the
+        # trainer sets it from TrainConfig.seg_gradient_leak. The forward never depends on it.
+        self.seg_gradient_leak = 0.0
         self.worst_types = self._worst_types()
 
     def pixels(self, taps: tf.Tensor, log_eta: tf.Tensor, centre: tf.Tensor, types: CnnTypes
@@ -151,7 +154,11 @@ class Denoiser(tf.keras.layers.Layer):
         h = tf.cast(self.dense2.activation(dense_accumulator(self.dense2, h, types.dense)), tf.float32)
         acc = dense_accumulator(self.dense3, h, types.dense)
         # hard sigmoid clip(acc / 2 + 1/2, 0, 1), clipped first so that every step stays exact in float32
-        w = tf.cast(self.seg_q(tf.clip_by_value(acc, -1.0, 1.0) * 0.5 + 0.5), tf.float32)
+        clipped = tf.clip_by_value(acc, -1.0, 1.0)
+        if self.seg_gradient_leak:  # adds exact zeros forward; slope `leak` outside the band backward
+            outside = tf.cast(tf.abs(acc) > 1.0, acc.dtype)
+            clipped += self.seg_gradient_leak * outside * (acc - tf.stop_gradient(acc))
+        w = tf.cast(self.seg_q(clipped * 0.5 + 0.5), tf.float32)
         product = tf.reduce_sum(tf.cast(w, types.output) * tf.cast(centre, types.output), axis=-1)
         return tf.cast(self.pred_q(product), tf.float32), w
 

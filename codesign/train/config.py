@@ -72,6 +72,7 @@ class TrainConfig:
     early_stopping: int | None = None  # end a stage after this many validations without improvement
     background: str | None = None  # background process trained against (default: the dataset configuration's)
     init_from: str | None = None  # a finished run on the same dataset whose weights start this one
+    seg_gradient_leak: float = 0.0  # hard-sigmoid slope outside its band in the backward pass (0: the paper's)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -88,6 +89,9 @@ class TrainConfig:
         for name, value in (("--background", self.background), ("--init-from", self.init_from)):
             if value is not None and (not isinstance(value, str) or not value):
                 raise InputError(f"{name} {value!r}: expected a non-empty string")
+        leak = self.seg_gradient_leak
+        if isinstance(leak, bool) or not isinstance(leak, (int, float)) or not 0.0 <= leak <= 1.0:
+            raise InputError(f"--seg-gradient-leak {leak!r}: expected a number in [0, 1]")
         if self.steps is not None and self.epochs is not None:
             raise InputError("--steps and --epochs both given: expected one of them")
 

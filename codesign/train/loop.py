@@ -90,6 +90,7 @@ class Trainer:
                 f"({', '.join(strategy.extended.worker_devices)})")
         with strategy.scope():
             model = build_model(spec, derived, config.seed)
+        model.denoiser.seg_gradient_leak = config.seg_gradient_leak
         if config.init_from is not None:  # a resumed run then restores its own checkpoint over these
             skipped = copy_weights(load_trained(RunDir(Path(config.init_from)))[0], model)
             log(f"starting from the weights of {config.init_from}" + (

@@ -169,9 +169,11 @@ class RunDir:
             if old.get("dataset_hash") != dataset_hash:
                 raise InputError(f"run {str(self.root)!r} was trained on dataset {str(old.get('dataset_hash'))[:12]}, "
                                  f"not {dataset_hash[:12]}: use another --out")
+            defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
             for key, value in doc["config"].items():
-                if key not in ("spec", "data") and old["config"].get(key) != value:
-                    raise InputError(f"run {str(self.root)!r} was started with {key} = {old['config'].get(key)!r}, "
+                was = old["config"].get(key, defaults.get(key))  # a setting added later: its default
+                if key not in ("spec", "data") and was != value:
+                    raise InputError(f"run {str(self.root)!r} was started with {key} = {was!r}, "
                                      f"not {value!r}: rerun with the same settings to resume, or use another --out")
             return
         try:

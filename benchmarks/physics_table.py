@@ -134,9 +134,18 @@ def overlay_ratio(num: dict, den: dict, trigger: str, signal: str) -> dict | Non
             "tpr_den_mean": float(b.mean()), "ratio_of_means": float(ratio), "ratio_err_jackknife": err}
 
 
+def training_budget(run: Path) -> dict[str, dict]:
+    """Per stage of a run: the optimiser steps taken and the summed learning rate (RUN/history.json's last epoch)."""
+    out = {}
+    for entry in json.loads((run / "history.json").read_text()):
+        out[entry["stage"]] = {"steps": entry["steps"], "summed_lr": entry["summed_lr"]}
+    return out
+
+
 def table(runs: dict[str, Path]) -> tuple[str, dict]:
     """Markdown table and its numbers."""
     metrics = {m: json.loads((run / "metrics.json").read_text()) for m, run in runs.items()}
+    budget = {m: training_budget(run) for m, run in runs.items()}
     arrays = load_arrays(runs)
     processes = [str(p) for p in arrays["e2e"]["processes"]]
     fpr = metrics["e2e"]["fpr_target"]
@@ -178,12 +187,15 @@ def table(runs: dict[str, Path]) -> tuple[str, dict]:
     lines = [header("physics table (paper Table 6)", ("tensorflow-cpu", "qkeras", "numpy", "numba")),
              f"# runs: sequential {runs['sequential']}, e2e {runs['e2e']}; dataset config {config['name']}; "
              f"test split {metrics['e2e']['events']} events, FPR {fpr:g}",
+             "# training: " + "; ".join(f"{m} " + ", ".join(f"{st} {b['steps']} steps (summed lr {b['summed_lr']:.4g})"
+                                                              for st, b in budget[m].items()) for m in MODES),
              "| signal | trigger | TPR seq | TPR e2e | e2e / seq | mean TPR over pile-up overlays seq / e2e = ratio "
              "(overlays) | TPR seq (val thr.) | TPR e2e (val thr.) | truth ceiling | bkg ESS above thr. seq / e2e |",
              "|---|---|---|---|---|---|---|---|---|---|", *rows,
              f"target e2e / sequential >= {want:g} for {sig} {trig}: {got:.2f}, "
              f"{'met' if got >= want else 'not met'}"]
-    return "\n".join(lines), {"runs": {k: str(v) for k, v in runs.items()}, "dataset_config": config,
+    return "\n".join(lines), {"header": lines[0] + "\n" + lines[1], "runs": {k: str(v) for k, v in runs.items()},
+                              "training": budget, "dataset_config": config,
                               "fpr": fpr, "test_events": metrics["e2e"]["events"], "table": numbers,
                               "target": {"signal": sig, "trigger": trig, "ratio": got, "met": got >= want}}
 

@@ -6,6 +6,7 @@ summed learning rate, so the budget at which the gain levels off can be read off
 
     .venv/bin/python benchmarks/physics_budget.py --data data/small-paper --runs runs/budget-small-paper \
         --steps 2000,8000,56250 --json benchmarks/results/physics_budget.json
+    (add --seg-gradient-leak 0.1 for the same scan with the hard sigmoid's backward leak, docs/physics.md)
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ def main() -> None:
     ap.add_argument("--preset", default="small", help="data preset when the data must be generated")
     ap.add_argument("--config", default="paper", help="dataset configuration when the data must be generated")
     ap.add_argument("--pileup-draws", type=int, default=0, help="evaluate every run under this many pile-up draws")
+    ap.add_argument("--seg-gradient-leak", type=float, default=0.0,
+                    help="train both modes with this hard-sigmoid leak (runs in steps-N-leak-A)")
     ap.add_argument("--json", type=Path, help="also write the numbers here")
     args = ap.parse_args()
     try:
@@ -42,8 +45,10 @@ def main() -> None:
     rows, numbers = [], []
     for steps in counts:
         halving = -(-steps // HALVINGS)
-        runs = produce(args.preset, args.config, args.data, args.runs / f"steps-{steps}",
-                       [f"--steps={steps}", f"--lr-halving-steps={halving}"], 2, args.pileup_draws)
+        leak = [f"--seg-gradient-leak={args.seg_gradient_leak:g}"] if args.seg_gradient_leak else []
+        suffix = f"-leak-{args.seg_gradient_leak:g}" if args.seg_gradient_leak else ""
+        runs = produce(args.preset, args.config, args.data, args.runs / f"steps-{steps}{suffix}",
+                       [f"--steps={steps}", f"--lr-halving-steps={halving}", *leak], 2, args.pileup_draws)
         _, result = table(runs)
         cell = result["table"][signal][trigger]
         summed = summed_learning_rate(steps, halving)
@@ -65,7 +70,8 @@ def main() -> None:
              "seq / e2e = ratio (overlays) | truth ceiling |",
              "|---|---|---|---|---|---|---|", *rows]
     print("\n".join(lines))
-    for path in [args.runs / "budget.json", *([args.json] if args.json else [])]:
+    name = f"budget-leak-{args.seg_gradient_leak:g}.json" if args.seg_gradient_leak else "budget.json"
+    for path in [args.runs / name, *([args.json] if args.json else [])]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"signal": signal, "trigger": trigger, "points": numbers}, indent=1) + "\n")
 

@@ -64,7 +64,8 @@ def main() -> None:
                     f"{cell['truth_ceiling']:.3f} |")
     paper = PRESETS["paper"]
     lines = [header("physics budget scan (e2e / sequential against training budget)", ("tensorflow-cpu", "numpy")),
-             f"# {signal} {trigger}, TPR at the spec's FPR, emulator; the paper's budget is a summed learning rate of "
+             f"# {signal} {trigger}, TPR at the spec's FPR, emulator; hard-sigmoid leak {args.seg_gradient_leak:g}; "
+             f"the paper's budget is a summed learning rate of "
              f"{summed_learning_rate(paper.steps, paper.halving_steps):.4g}",
              "| steps per stage | summed lr | TPR seq | TPR e2e | e2e / seq | mean TPR over pile-up overlays "
              "seq / e2e = ratio (overlays) | truth ceiling |",

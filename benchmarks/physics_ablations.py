@@ -24,15 +24,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 
 from machine import header
-from physics_table import (TARGET, TRIGGERS, combined_error, load_arrays, overlay_ratio, paired_ratio_std,
+from physics_table import (HALVINGS, TARGET, TRIGGERS, combined_error, compare, load_arrays, overlay_text,
                            pileup_draws_done, run_cli, tpr_cell)
-
-HALVINGS = 4  # the rate halves every quarter of each run, as in physics_budget.py
 
 
 def ablations(sequential: Path, train_background: str | None, leak: float | None) -> dict[str, list[str]]:
@@ -66,7 +63,6 @@ def table(runs: dict[str, Path], signal: str) -> tuple[str, dict]:
     """Markdown table (one row per run and trigger) and its numbers; ratios are to runs['sequential']."""
     metrics = {m: json.loads((r / "metrics.json").read_text()) for m, r in runs.items()}
     arrays = load_arrays(runs)
-    processes = [str(p) for p in arrays["sequential"]["processes"]]
     fpr = metrics["sequential"]["fpr_target"]
     rows, numbers = [], {}
     for trigger in TRIGGERS:
@@ -75,11 +71,11 @@ def table(runs: dict[str, Path], signal: str) -> tuple[str, dict]:
             draws = m.get("emulator_pileup_draws", {}).get(trigger, {}).get("signals")
             tpr, boot, spread = tpr_cell(emu, signal, draws, "tpr_at_fpr")
             err = combined_error(boot, spread)
-            s = metrics["sequential"]["emulator"][trigger]["signals"][signal]["tpr_at_fpr"]
-            ratio = tpr / s if s > 0 else math.inf
-            ratio_err = 0.0 if name == "sequential" else paired_ratio_std(
-                arrays[name], arrays["sequential"], trigger, processes.index(signal), fpr)
-            over = None if name == "sequential" else overlay_ratio(m, metrics["sequential"], trigger, signal)
+            if name == "sequential":
+                ratio, ratio_err, over = 1.0, 0.0, None
+            else:
+                c = compare(metrics, arrays, name, "sequential", trigger, signal, fpr)
+                ratio, ratio_err, over = c["ratio"], c["ratio_err_bootstrap"], c["ratio_over_overlays"]
             ceiling = emu["signals"][signal]["truth_tpr_at_fpr"]
             ess = emu["background_ess_above_threshold"]
             numbers.setdefault(trigger, {})[name] = {
@@ -95,15 +91,10 @@ def table(runs: dict[str, Path], signal: str) -> tuple[str, dict]:
     pair_rows, pair_numbers = [], {}
     for trigger in TRIGGERS:
         for num, den in pairs:
-            over = overlay_ratio(metrics[num], metrics[den], trigger, signal)
-            err = paired_ratio_std(arrays[num], arrays[den], trigger, processes.index(signal), fpr)
-            t = {m: metrics[m]["emulator"][trigger]["signals"][signal]["tpr_at_fpr"] for m in (num, den)}
-            ratio = t[num] / t[den] if t[den] > 0 else math.inf
-            pair_numbers.setdefault(trigger, {})[f"{num} / {den}"] = {
-                "ratio": ratio, "ratio_err_bootstrap": err, "ratio_over_overlays": over}
-            over_text = (f"{over['tpr_den_mean']:.3f} / {over['tpr_num_mean']:.3f} = {over['ratio_of_means']:.2f} +- "
-                         f"{over['ratio_err_jackknife']:.2f} ({over['overlays']})" if over else "-")
-            pair_rows.append(f"| {trigger} | {num} / {den} | {ratio:.2f} +- {err:.2f} | {over_text} |")
+            c = compare(metrics, arrays, num, den, trigger, signal, fpr)
+            pair_numbers.setdefault(trigger, {})[f"{num} / {den}"] = c
+            pair_rows.append(f"| {trigger} | {num} / {den} | {c['ratio']:.2f} +- {c['ratio_err_bootstrap']:.2f} | "
+                             f"{overlay_text(c['ratio_over_overlays'])} |")
     lines = [header("physics ablations (where the end-to-end gain comes from)", ("tensorflow-cpu", "numpy")),
              f"# {signal}, TPR at FPR {fpr:g} on the test split ({metrics['sequential']['events']} events), emulator "
              f"on each run's bundle; ratios to the sequential run with a paired-bootstrap error",

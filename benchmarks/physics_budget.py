@@ -16,12 +16,9 @@ import json
 from pathlib import Path
 
 from machine import header
-from physics_table import TARGET, produce, table
+from physics_table import HALVINGS, TARGET, overlay_text, produce, table
 
 from codesign.train.config import PRESETS, summed_learning_rate
-
-HALVINGS = 4  # the rate halves every quarter of each run, as the presets do
-
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -57,10 +54,8 @@ def main() -> None:
                         "ratio_err": cell["ratio_err_bootstrap"], "tpr_sequential": cell["sequential"]["tpr"],
                         "tpr_e2e": cell["e2e"]["tpr"], "ratio_over_overlays": over,
                         "truth_ceiling": cell["truth_ceiling"]})
-        over_text = (f"{over['tpr_den_mean']:.3f} / {over['tpr_num_mean']:.3f} = {over['ratio_of_means']:.2f} +- "
-                     f"{over['ratio_err_jackknife']:.2f} ({over['overlays']})" if over else "-")
         rows.append(f"| {steps} | {summed:.4g} | {cell['sequential']['tpr']:.3f} | {cell['e2e']['tpr']:.3f} | "
-                    f"{cell['ratio']:.2f} +- {cell['ratio_err_bootstrap']:.2f} | {over_text} | "
+                    f"{cell['ratio']:.2f} +- {cell['ratio_err_bootstrap']:.2f} | {overlay_text(over)} | "
                     f"{cell['truth_ceiling']:.3f} |")
     paper = PRESETS["paper"]
     lines = [header("physics budget scan (e2e / sequential against training budget)", ("tensorflow-cpu", "numpy")),

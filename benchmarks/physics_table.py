@@ -36,6 +36,7 @@ TARGET = ("ggHH_4b", "pt1", 2.0)  # the issue's target: e2e / sequential >= 2 fo
 MODES = ("sequential", "e2e")
 TRIGGERS = ("pt1", "pt4")
 PAIRED_REPLICAS = 300
+HALVINGS = 4  # scans and ablations halve the rate every quarter of each run, as the presets do
 
 
 def run_cli(args: list[str]) -> None:
@@ -142,12 +143,30 @@ def training_budget(run: Path) -> dict[str, dict]:
     return out
 
 
+def compare(metrics: dict[str, dict], arrays: dict[str, dict], num: str, den: str, trigger: str, signal: str,
+            fpr: float) -> dict:
+    """TPR(num) / TPR(den) for one signal and trigger: on the frozen overlay with a paired-bootstrap error,
+    and averaged over the pile-up overlays both runs were evaluated on (None without draws)."""
+    t = {m: metrics[m]["emulator"][trigger]["signals"][signal]["tpr_at_fpr"] for m in (num, den)}
+    code = [str(p) for p in arrays[num]["processes"]].index(signal)
+    return {"ratio": t[num] / t[den] if t[den] > 0 else math.inf,
+            "ratio_err_bootstrap": paired_ratio_std(arrays[num], arrays[den], trigger, code, fpr),
+            "ratio_over_overlays": overlay_ratio(metrics[num], metrics[den], trigger, signal)}
+
+
+def overlay_text(over: dict | None) -> str:
+    """`seq mean / e2e mean = ratio +- err (overlays)` for a table cell, `-` without draws."""
+    if not over:
+        return "-"
+    return (f"{over['tpr_den_mean']:.3f} / {over['tpr_num_mean']:.3f} = {over['ratio_of_means']:.2f} "
+            f"+- {over['ratio_err_jackknife']:.2f} ({over['overlays']})")
+
+
 def table(runs: dict[str, Path]) -> tuple[str, dict]:
     """Markdown table and its numbers."""
     metrics = {m: json.loads((run / "metrics.json").read_text()) for m, run in runs.items()}
     budget = {m: training_budget(run) for m, run in runs.items()}
     arrays = load_arrays(runs)
-    processes = [str(p) for p in arrays["e2e"]["processes"]]
     fpr = metrics["e2e"]["fpr_target"]
     signals = sorted(metrics["e2e"]["emulator"]["pt1"]["signals"])
     rows, numbers = [], {}
@@ -165,17 +184,13 @@ def table(runs: dict[str, Path]) -> tuple[str, dict]:
                                "background_ess_above_threshold": emu["background_ess_above_threshold"],
                                "background_ess_above_val_threshold": emu["background_ess_above_bundle_threshold"]}
             s, e = entry["sequential"]["tpr"], entry["e2e"]["tpr"]
-            ratio = e / s if s > 0 else math.inf
-            ratio_err = paired_ratio_std(arrays["e2e"], arrays["sequential"], trigger, processes.index(signal), fpr)
+            ratio = compare(metrics, arrays, "e2e", "sequential", trigger, signal, fpr)
             ceiling = metrics["e2e"]["emulator"][trigger]["signals"][signal]["truth_tpr_at_fpr"]
-            over = overlay_ratio(metrics["e2e"], metrics["sequential"], trigger, signal)
-            numbers.setdefault(signal, {})[trigger] = {**entry, "ratio": ratio, "ratio_err_bootstrap": ratio_err,
-                                                       "ratio_over_overlays": over, "truth_ceiling": ceiling}
+            numbers.setdefault(signal, {})[trigger] = {**entry, **ratio, "truth_ceiling": ceiling}
             sq, ee = entry["sequential"], entry["e2e"]
-            over_text = (f"{over['tpr_den_mean']:.3f} / {over['tpr_num_mean']:.3f} = {over['ratio_of_means']:.2f} "
-                         f"+- {over['ratio_err_jackknife']:.2f} ({over['overlays']})" if over else "-")
             rows.append(f"| {signal} | {trigger} | {s:.3f} +- {sq['tpr_err']:.3f} | {e:.3f} +- {ee['tpr_err']:.3f} | "
-                        f"{ratio:.2f} +- {ratio_err:.2f} | {over_text} | {sq['tpr_val_threshold']:.3f} | "
+                        f"{ratio['ratio']:.2f} +- {ratio['ratio_err_bootstrap']:.2f} | "
+                        f"{overlay_text(ratio['ratio_over_overlays'])} | {sq['tpr_val_threshold']:.3f} | "
                         f"{ee['tpr_val_threshold']:.3f} | {ceiling:.3f} | "
                         f"{sq['background_ess_above_threshold']:.0f} / {ee['background_ess_above_threshold']:.0f} |")
     sig, trig, want = TARGET

@@ -115,9 +115,10 @@ def emulator_pileup_draws(bundle: FirmwareBundle, ds: Dataset, split: str, draws
     kept there (for this bundle and dataset), so that adding draws or resuming reuses finished ones.
     """
     out = []
+    hashes = {"bundle_hash": bundle.content_hash(), "dataset_hash": ds.content_hash}
     for k in range(draws):
         path = cache / f"{split}-draw-{k}.npz" if cache is not None else None
-        kept = _cached_draw(path, bundle, ds) if path is not None else None
+        kept = _cached_draw(path, hashes) if path is not None else None
         if kept is not None:
             out.append(kept)
             continue
@@ -132,8 +133,7 @@ def emulator_pileup_draws(bundle: FirmwareBundle, ds: Dataset, split: str, draws
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(f".{path.name}.tmp")
-            write_npz(tmp, {**draw, "bundle_hash": np.array(bundle.content_hash()),
-                            "dataset_hash": np.array(ds.content_hash)}, dtype=None)
+            write_npz(tmp, {**draw, **{name: np.array(h) for name, h in hashes.items()}}, dtype=None)
             os.replace(tmp, path)
         print(f"pile-up draw {k + 1}/{draws}: {draw['pt1'].size} events in {time.monotonic() - start:.0f} s",
               flush=True)
@@ -141,11 +141,11 @@ def emulator_pileup_draws(bundle: FirmwareBundle, ds: Dataset, split: str, draws
     return out
 
 
-def _cached_draw(path: Path, bundle: FirmwareBundle, ds: Dataset) -> dict[str, np.ndarray] | None:
-    """A kept draw when it was made with this bundle on this dataset, else None."""
+def _cached_draw(path: Path, hashes: dict[str, str]) -> dict[str, np.ndarray] | None:
+    """A kept draw when it was made with the bundle and dataset of these content hashes, else None."""
     if not path.is_file():
         return None
     with np.load(path) as f:
-        if str(f["bundle_hash"]) != bundle.content_hash() or str(f["dataset_hash"]) != ds.content_hash:
+        if any(str(f[k]) != v for k, v in hashes.items()):
             return None
         return {t: f[t] for t in ("pt1", "pt4")}

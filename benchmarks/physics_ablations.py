@@ -52,7 +52,7 @@ def produce(data: Path, runs: Path, steps: int, variants: dict[str, list[str]], 
         run = runs / name
         if not (run / "metrics.json").exists():
             run_cli(["train", "--data", str(data), "--out", str(run), f"--steps={steps}",
-                     f"--lr-halving-steps={halving}", *options])
+                     f"--lr-halving-steps={halving}", *options, f"--pileup-draws={draws}"])
         if pileup_draws_done(run) < draws:
             run_cli(["evaluate", "--run", str(run), "--pileup-draws", str(draws)])
         out[name] = run

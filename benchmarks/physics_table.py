@@ -62,7 +62,8 @@ def produce(preset: str, config: str, data: Path, runs: Path, schedule: list[str
     for mode in MODES:
         run = runs / mode
         if not (run / "metrics.json").exists():
-            run_cli(["train", "--data", str(data), "--mode", mode, "--preset", preset, "--out", str(run), *schedule])
+            run_cli(["train", "--data", str(data), "--mode", mode, "--preset", preset, "--out", str(run), *schedule,
+                     f"--pileup-draws={pileup_draws}"])
         if pileup_draws_done(run) < pileup_draws:
             run_cli(["evaluate", "--run", str(run), "--pileup-draws", str(pileup_draws)])
         out[mode] = run

@@ -41,10 +41,12 @@ from codesign.train.config import MODES, PRESETS, TrainConfig
 @click.option("--batch-size", type=int, default=128, show_default=True)
 @click.option("--max-steps-per-epoch", type=int, default=None,
               help="Cap training and validation batches per epoch (quick runs and tests).")
+@click.option("--pileup-draws", type=click.IntRange(0, 1000), default=0, show_default=True,
+              help="Also evaluate the emulator under this many independent pile-up draws of the test split.")
 def train(spec_file: Path | None, data_dir: Path, mode: str, out: Path, preset: str, steps: int | None,
           epochs: int | None, lr_halving_steps: int | None, early_stopping: int | None, background: str | None,
           init_from: Path | None, seg_gradient_leak: float, seed: int, batch_size: int,
-          max_steps_per_epoch: int | None) -> None:
+          max_steps_per_epoch: int | None, pileup_draws: int) -> None:
     """Train the chain (sequential or end-to-end), export RUN/bundle and evaluate it on the test split."""
     config = TrainConfig(spec=str(spec_file or os.path.relpath(DEFAULT_SPEC)), data=str(data_dir), mode=mode,
                          preset=preset, epochs=epochs, seed=seed, batch_size=batch_size,
@@ -61,7 +63,7 @@ def train(spec_file: Path | None, data_dir: Path, mode: str, out: Path, preset: 
     exported = export_run(out, out / "bundle")
     click.echo(f"wrote {out / 'bundle'} (content hash {exported.content_hash}; thresholds pT1 >= "
                f"{exported.thresholds['pt1']}, pT4 >= {exported.thresholds['pt4']} raw)")
-    metrics = evaluate_run(out, exported)
+    metrics = evaluate_run(out, exported, pileup_draws=pileup_draws)
     for line in summary_lines(metrics):
         click.echo(line)
     click.echo(f"wrote {out / 'metrics.json'} and {out / 'plots'}")

@@ -921,7 +921,8 @@ def test_there_are_at_least_100_cases_over_every_command():
                                                                "--workers", "0"],
                                   ["data", "generate", "--preset", "tiny", "--out", "x", "--seed", "-1"],
                                   ["crosscheck-hls4ml", "--bundle", "b", "--out", "o", "--seed", "-1"],
-                                  ["emulate", "--bundle", "b", "--data", "d", "--out", "o", "--batch-size", "0"]])
+                                  ["emulate", "--bundle", "b", "--data", "d", "--out", "o", "--batch-size", "0"],
+                                  ["train", "--data", "d", "--mode", "e2e", "--out", "o", "--pileup-draws", "-1"]])
 def test_click_usage_errors_keep_clicks_format(argv):
     result = run(argv)
     assert result.exit_code == 2 and "Traceback" not in result.output

@@ -1,7 +1,9 @@
 """Benchmark: QAT training events/s per mode and stage (data loading included), and each block's forward/backward time.
 
 Every (stage, threads) configuration runs in its own process (TensorFlow fixes its thread pools
-at start-up): it opens a fresh run on the dataset, compiles the step and runs one epoch (not timed:
+at start-up; `threads` = CODESIGN_THREADS, the number of concurrent single-threaded XLA computations
+a step splits its events into, `codesign.train.shares`): it opens a fresh run on the dataset,
+compiles the step and runs one epoch (not timed:
 the first pass also fills the dataset's block cache, as in any run longer than an epoch), then
 times `--steps` training steps as `codesign train` runs them, reading batches in the background
 thread with fresh pile-up. Prints a table with machine, versions and date, and ends
@@ -168,7 +170,7 @@ def main() -> None:
     threads = sorted({1, cores}) if args.threads is None else sorted({int(t) for t in args.threads.split(",")})
     stages = [s for mode, st in STAGES.items() if args.mode in (mode, "all") for s in st]
     rows = [(stage, n, _child(args, stage, n)) for stage in stages for n in threads]
-    blocks = None if args.no_blocks else _child(args, "blocks", max(threads))
+    blocks = None if args.no_blocks else _child(args, "blocks", 1)
     print(header("QAT training throughput", ("tensorflow-cpu", "numpy", "numba")))
     print(f"# dataset {args.data}, spec {SPEC}, batch 128, {args.steps} timed steps per row after one warm-up "
           f"epoch; fresh pile-up read in a background thread (included)")
@@ -177,7 +179,7 @@ def main() -> None:
     for stage, n, r in rows:
         print(f"| {stage:12s} | {n:7d} | {r['events_per_s']:8.0f} | {r['cpu_ms_per_event']:16.2f} |")
     if blocks is not None:
-        print(f"\n# per block, batch of 128 events, {max(threads)} thread(s), XLA, mean of {args.repeats}")
+        print(f"\n# per block, batch of 128 events, one XLA computation on one thread, mean of {args.repeats}")
         print(f"| {'block':50s} | forward ms | forward + backward ms |")
         print(f"|{'-' * 52}|------------|-----------------------|")
         for name, fwd, both in blocks:

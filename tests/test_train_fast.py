@@ -73,7 +73,8 @@ def test_dense_accumulator_type_follows_the_bound(model, derived):
         assert abs(want[0, 0]) >= 2**24 and want[0, 0] % 2 == 1
         types = CnnTypes.of(f, cnn_params(model, derived))
         assert CnnBounds.of(f, cnn_params(model, derived)).dense >= 2**24 and types.dense == tf.float64
-        got = {t: np.ldexp(dense_accumulator(layer, tf.constant(x, t), t).numpy().astype(np.float64), acc_frac)
+        quantised = (layer.kernel_quantizer_internal(layer.kernel), layer.bias_quantizer_internal(layer.bias))
+        got = {t: np.ldexp(dense_accumulator(tf.constant(x, t), *quantised, t).numpy().astype(np.float64), acc_frac)
                for t in (types.dense, tf.float32)}
         assert np.array_equal(got[types.dense], want)
         assert not np.array_equal(got[tf.float32], want)
@@ -174,6 +175,52 @@ def test_seg_gradient_leak_changes_only_the_backward(model, derived):
     w = out[0.0][1]
     assert ((w == 0) | (w == 1)).any(), "no pixel outside the band: the test would not see the leak"
     assert any(not np.array_equal(a, b) for a, b in zip(out[0.0][2], out[0.25][2]))
+
+
+def test_chunked_cnn_gradient_equals_the_whole_image_one(model, derived):
+    """The CNN stage's loss in pixel groups (padding included: 3 events x 3,200 pixels are no multiple of
+    1,000) gives the whole-image sum of squares and gradient; with a wrong target it does not."""
+    rng = np.random.default_rng(9)
+    images = rng.exponential(0.6, size=(3, derived.n_layers, derived.eta_bins, derived.phi_bins)).astype(np.float32)
+    images[:, :, 10:13, 20:23] += 40.0
+    et = tf.transpose(tf.constant(images), [0, 2, 3, 1])
+    target = tf.constant(0.7 * images.sum(axis=1))
+    types = model.cnn_types()
+    variables = model.denoiser.trainable_variables
+    with tf.GradientTape() as tape:
+        e_pred, _ = model.denoiser(et, types)
+        want = tf.reduce_sum(tf.square(tf.cast(e_pred, DTYPE) - tf.cast(target, DTYPE)))
+    want_grads = tape.gradient(want, variables)
+    got, grads = tf.function(lambda e, t: model.denoiser.squared_error(e, t, types, chunk=1000))(et, target)
+    assert float(got) == pytest.approx(float(want), rel=1e-12)
+    for g, w, v in zip(grads, want_grads, variables):
+        np.testing.assert_allclose(g.numpy(), w.numpy(), rtol=1e-4, atol=1e-6 * float(np.abs(w.numpy()).max()),
+                                   err_msg=v.name)
+    wrong, _ = model.denoiser.squared_error(et, target + 1.0, types, chunk=1000)
+    assert float(wrong) != pytest.approx(float(want), rel=1e-6)
+
+
+@pytest.mark.parametrize("shares", [1, 2, 3])
+def test_shares_equal_one_computation(model, derived, shares):
+    """Event shares run as separate XLA computations: concatenated forwards are bit-identical to one
+    forward over the batch, summed squared errors equal the whole batch's."""
+    from codesign.train.shares import run_shares
+
+    rng = np.random.default_rng(10)
+    images = rng.exponential(0.6, size=(5, derived.n_layers, derived.eta_bins, derived.phi_bins)).astype(np.float32)
+    x = tf.constant(images)
+    types = model.cnn_types()
+    forward = tf.function(lambda im: model.forward(im, types, chunked=True), jit_compile=True)
+    whole = forward(x)
+    split = tf.function(lambda im: run_shares(forward, [im], shares, "concat"))(x)
+    for key in ("et_dec", "et_pred", "cluster_pt", "pt_calib", "pt1", "pt4"):
+        assert np.array_equal(whole[key].numpy(), split[key].numpy()), key
+    et, target = whole["et_dec"], tf.reduce_sum(x, axis=1)
+    squares = tf.function(lambda e, t: model.denoiser.squared_error(e, t, types)[0], jit_compile=True)
+    total = tf.function(lambda e, t: run_shares(squares, [e, t], shares, "sum"))(et, target)
+    assert float(total) == pytest.approx(float(squares(et, target)), rel=1e-12)
+    with pytest.raises(ValueError, match="combine"):
+        run_shares(squares, [et, target], shares, "mean")
 
 
 # --------------------------------------------------------------------------- schedules in steps

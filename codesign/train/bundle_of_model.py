@@ -10,7 +10,7 @@ from codesign.bundles import geometry_of
 from codesign.derived import DerivedParams
 from codesign.errors import InputError
 from codesign.train.clusterer import seed_threshold_raw
-from codesign.train.fixed_tf import round_to, to_raw
+from codesign.train.fixed_tf import to_raw
 from emulation.bundle import (CalibrationParams, ClustererParams, CnnParams, FirmwareBundle, Provenance,
                               QuantiserParams, TriggerParams)
 from emulation.semantics import thresholds_from_levels
@@ -25,13 +25,14 @@ def quantiser_params(model: TriggerChain) -> QuantiserParams:
 
 
 def cnn_params(model: TriggerChain, d: DerivedParams) -> CnnParams:
+    """The CNN's raw integer parameters: the quantised weights its forward uses (one compiled call)."""
     f = d.formats
-    taps, bias = (t.numpy() for t in model.denoiser.conv.quantised())
+    q = model.quantised_cnn_weights()
     dense = {}
-    for i, layer in enumerate(model.denoiser.dense_layers(), start=1):
-        dense[f"dense{i}_w"] = to_raw(round_to(layer.kernel, f["dense_w"]).numpy(), f["dense_w"])
-        dense[f"dense{i}_b"] = to_raw(round_to(layer.bias, f["dense_b"]).numpy(), f["dense_b"])
-    return CnnParams(dw_kernel=to_raw(taps, f["conv_w"]), dw_bias=to_raw(bias, f["conv_b"]),
+    for i, (w, b) in enumerate(q.dense, start=1):
+        dense[f"dense{i}_w"] = to_raw(w.numpy(), f["dense_w"])
+        dense[f"dense{i}_b"] = to_raw(b.numpy(), f["dense_b"])
+    return CnnParams(dw_kernel=to_raw(q.taps.numpy(), f["conv_w"]), dw_bias=to_raw(q.conv_bias.numpy(), f["conv_b"]),
                      log_eta=d.log_abs_eta_raw.astype(np.int64), **dense)
 
 

@@ -49,6 +49,8 @@ class CnnTypes(NamedTuple):
 
 # Events per group in forward-only passes of the CNN: their activations stay in cache.
 CHUNK_EVENTS = 16
+# Pixels per group in the CNN stage's forward and backward (benchmarks/train_throughput.py).
+CHUNK_PIXELS = 1024
 # Narrower dense outputs (dense 3: one per layer) are computed as products with this many columns.
 MIN_COLUMNS = 16
 
@@ -93,13 +95,14 @@ class SymmetricDepthwise(tf.keras.layers.Layer):
         """The taps and biases the forward uses (on the conv_w / conv_b grids)."""
         return self.kernel_q(self.taps), self.bias_q(self.bias)
 
-    def call(self, taps: tf.Tensor, dtype: tf.DType = DTYPE) -> tf.Tensor:
-        """Tap sums (P, L, 4) of decoded E_T -> (P, L * 4) conv_act (float32), channel = layer * 4 + m (Keras order).
+    def call(self, taps: tf.Tensor, k: tf.Tensor, b: tf.Tensor, dtype: tf.DType = DTYPE) -> tf.Tensor:
+        """Tap sums (P, L, 4) of decoded E_T, quantised taps k (L, 4, 4) and biases b (L, 4) -> (P, L * 4)
+        conv_act (float32), channel = layer * 4 + m (Keras order).
 
         One matrix product (pixels, L * 4 tap sums) @ (L * 4, L * 4) with the block-diagonal kernel
         K[l * 4 + t, l * 4 + m] = k[l, m, t], in `dtype`.
         """
-        k, b = (tf.cast(t, dtype) for t in self.quantised())
+        k, b = tf.cast(k, dtype), tf.cast(b, dtype)
         n = self.n_layers * DEPTH_MULTIPLIER
         block = tf.transpose(k, [0, 2, 1])[:, :, None, :] * tf.eye(self.n_layers, dtype=dtype)[:, None, :, None]
         taps = tf.reshape(tf.cast(taps, dtype), [-1, self.n_layers * len(KERNEL_TAPS)])
@@ -107,10 +110,17 @@ class SymmetricDepthwise(tf.keras.layers.Layer):
         return tf.cast(self.act_q(acc), tf.float32)
 
 
-def dense_accumulator(layer: QDense, x: tf.Tensor, dtype: tf.DType) -> tf.Tensor:
-    """x (P, in) @ quantised kernel + quantised bias in `dtype`: the exact accumulator where `dtype` is exact."""
-    w = tf.cast(layer.kernel_quantizer_internal(layer.kernel), dtype)
-    b = tf.cast(layer.bias_quantizer_internal(layer.bias), dtype)
+class CnnWeights(NamedTuple):
+    """The quantised parameters the CNN multiplies by: quantised once per pass, not once per pixel group."""
+
+    taps: tf.Tensor
+    conv_bias: tf.Tensor
+    dense: tuple[tuple[tf.Tensor, tf.Tensor], ...]  # (kernel, bias) of each dense layer
+
+
+def dense_accumulator(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, dtype: tf.DType) -> tf.Tensor:
+    """x (P, in) @ quantised kernel w + quantised bias b in `dtype`: the exact accumulator where `dtype` is exact."""
+    w, b = tf.cast(w, dtype), tf.cast(b, dtype)
     units = w.shape[1]
     if units < MIN_COLUMNS:  # a narrow product runs (forward and backward) faster padded with zero columns
         return tf.linalg.matmul(tf.cast(x, dtype), tf.pad(w, [[0, 0], [0, MIN_COLUMNS - units]]))[:, :units] + b
@@ -146,13 +156,23 @@ class Denoiser(tf.keras.layers.Layer):
         self.seg_gradient_leak = 0.0
         self.worst_types = self._worst_types()
 
-    def pixels(self, taps: tf.Tensor, log_eta: tf.Tensor, centre: tf.Tensor, types: CnnTypes
-               ) -> tuple[tf.Tensor, tf.Tensor]:
-        """The network on independent pixels: tap sums (P, L, 4), log|eta| (P,), own E_T (P, L) -> (E_pred (P,), w (P, L))."""
-        h = tf.concat([self.conv(taps, types.depthwise), log_eta[:, None]], axis=-1)
-        h = tf.cast(self.dense1.activation(dense_accumulator(self.dense1, h, types.dense)), tf.float32)
-        h = tf.cast(self.dense2.activation(dense_accumulator(self.dense2, h, types.dense)), tf.float32)
-        acc = dense_accumulator(self.dense3, h, types.dense)
+    def quantised_weights(self) -> CnnWeights:
+        """The quantised parameters (their gradients reach the variables straight through the quantisers)."""
+        return CnnWeights(*self.conv.quantised(), tuple(
+            (layer.kernel_quantizer_internal(layer.kernel), layer.bias_quantizer_internal(layer.bias))
+            for layer in self.dense_layers()))
+
+    def pixels(self, taps: tf.Tensor, log_eta: tf.Tensor, centre: tf.Tensor, types: CnnTypes,
+               weights: CnnWeights | None = None) -> tuple[tf.Tensor, tf.Tensor]:
+        """The network on independent pixels: tap sums (P, L, 4), log|eta| (P,), own E_T (P, L) -> (E_pred (P,), w (P, L)).
+
+        `weights` default to the layers' own, quantised here.
+        """
+        q = weights if weights is not None else self.quantised_weights()
+        h = tf.concat([self.conv(taps, q.taps, q.conv_bias, types.depthwise), log_eta[:, None]], axis=-1)
+        h = tf.cast(self.dense1.activation(dense_accumulator(h, *q.dense[0], types.dense)), tf.float32)
+        h = tf.cast(self.dense2.activation(dense_accumulator(h, *q.dense[1], types.dense)), tf.float32)
+        acc = dense_accumulator(h, *q.dense[2], types.dense)
         # hard sigmoid clip(acc / 2 + 1/2, 0, 1), clipped first so that every step stays exact in float32
         clipped = tf.clip_by_value(acc, -1.0, 1.0)
         if self.seg_gradient_leak:  # adds exact zeros forward; slope `leak` outside the band backward
@@ -162,13 +182,18 @@ class Denoiser(tf.keras.layers.Layer):
         product = tf.reduce_sum(tf.cast(w, types.output) * tf.cast(centre, types.output), axis=-1)
         return tf.cast(self.pred_q(product), tf.float32), w
 
+    def pixel_inputs(self, et_dec: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """Decoded images (B, H, W, L) -> what `pixels` reads: tap sums (P, L, 4), log|eta| (P,), own E_T (P, L)."""
+        shape = tf.shape(et_dec)
+        taps = tf.reshape(tap_sums(et_dec), [-1, self.n_layers, len(KERNEL_TAPS)])
+        log_eta = tf.reshape(tf.broadcast_to(self.log_eta[None, :, None], shape[:3]), [-1])
+        return taps, log_eta, tf.reshape(et_dec, [-1, self.n_layers])
+
     def call(self, et_dec: tf.Tensor, types: CnnTypes | None = None) -> tuple[tf.Tensor, tf.Tensor]:
         """Decoded images (B, H, W, L) -> (E_pred (B, H, W), w (B, H, W, L)); `types` default to the worst case."""
         t = types if types is not None else self.worst_types
         shape = tf.shape(et_dec)
-        taps = tf.reshape(tap_sums(et_dec), [-1, self.n_layers, len(KERNEL_TAPS)])
-        log_eta = tf.reshape(tf.broadcast_to(self.log_eta[None, :, None], shape[:3]), [-1])
-        e_pred, w = self.pixels(taps, log_eta, tf.reshape(et_dec, [-1, self.n_layers]), t)
+        e_pred, w = self.pixels(*self.pixel_inputs(et_dec), t)
         return tf.reshape(e_pred, shape[:3]), tf.reshape(w, shape)
 
     def chunked(self, et_dec: tf.Tensor, types: CnnTypes, chunk: int = CHUNK_EVENTS) -> tuple[tf.Tensor, tf.Tensor]:
@@ -177,6 +202,35 @@ class Denoiser(tf.keras.layers.Layer):
                               fn_output_signature=(tf.float32, tf.float32))
         n = tf.shape(et_dec)[0]
         return ungroup(e_pred)[:n], ungroup(w)[:n]
+
+    def squared_error(self, et_dec: tf.Tensor, target: tf.Tensor, types: CnnTypes, chunk: int = CHUNK_PIXELS
+                      ) -> tuple[tf.Tensor, list[tf.Tensor]]:
+        """Sum over pixels of (E_pred - target)^2 (float64) for images (B, H, W, L) and targets (B, H, W), and its
+        gradient with respect to `trainable_variables`.
+
+        The pixels are independent given their tap sums, so the forward and backward run `chunk`
+        pixels at a time while their activations are in cache; the weights are quantised once.
+        Padding pixels (no energy, target 0) add exact zeros.
+        """
+        with tf.GradientTape() as tape:
+            q = self.quantised_weights()
+        flat = tf.nest.flatten(q)
+        inputs = [*self.pixel_inputs(et_dec), tf.reshape(target, [-1])]
+        pad = (-tf.shape(inputs[0])[0]) % chunk
+        grouped = [tf.reshape(tf.pad(x, [[0, pad]] + [[0, 0]] * (x.shape.rank - 1)),
+                              tf.concat([[-1, chunk], tf.shape(x)[1:]], axis=0)) for x in inputs]
+
+        def body(i: tf.Tensor, total: tf.Tensor, grads: list[tf.Tensor]):
+            taps, log_eta, centre, want = (x[i] for x in grouped)
+            with tf.GradientTape() as inner:
+                inner.watch(flat)
+                e, _ = self.pixels(taps, log_eta, centre, types, tf.nest.pack_sequence_as(q, flat))
+                squares = tf.reduce_sum(tf.square(tf.cast(e, DTYPE) - tf.cast(want, DTYPE)))
+            return i + 1, total + squares, [g + d for g, d in zip(grads, inner.gradient(squares, flat))]
+
+        start = (tf.constant(0), tf.constant(0.0, DTYPE), [tf.zeros_like(x) for x in flat])
+        _, total, grads = tf.while_loop(lambda i, *_: i < tf.shape(grouped[0])[0], body, start)
+        return total, tape.gradient(flat, self.trainable_variables, output_gradients=grads)
 
     def _worst_types(self) -> CnnTypes:
         """Types exact for any weights of the spec's formats (the worst-case bounds)."""

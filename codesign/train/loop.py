@@ -32,7 +32,7 @@ from codesign.train.finetune import check_base_run, copy_weights
 from codesign.train.model import TriggerChain, build_model
 from codesign.train.objectives import Batch, Objective
 from codesign.train.rundir import RunDir, write_json
-from codesign.train.tf_setup import DTYPE, tf
+from codesign.train.tf_setup import DTYPE, SHARES, tf
 
 SPLITS = ("train", "val", "test")
 # Blocks of the dataset kept in memory after their first read (a batch then costs ~6 ms, not ~40):
@@ -101,7 +101,8 @@ class Trainer:
 
     def _objective(self) -> Objective:
         g = self.dataset.geometry
-        return Objective(self.model, g.eta_edges(), g.phi_edges(), g.eta_max)
+        return Objective(self.model, g.eta_edges(), g.phi_edges(), g.eta_max,
+                         shares=SHARES if self.strategy.num_replicas_in_sync == 1 else 0)
 
     def _batches(self, split: str, epoch: int, limit: int | None = None):
         """Batches of the training split (fresh pile-up of `epoch`) or of the validation split, read ahead."""
@@ -139,9 +140,11 @@ class Trainer:
     def _functions(self, objective: Objective, stage: str, optimizer: tf.keras.optimizers.Optimizer):
         """(train_step(batch, types), eval_step(batch, types)): one compiled function per CnnTypes.
 
-        On one device the loss and its gradients are one XLA computation; the frozen blocks run
-        before the tape and, like every evaluation, without surrogates. Data-parallel replicas
-        (which all-reduce inside the loss) run as plain TensorFlow graphs.
+        On one device the frozen blocks run before the tape, like every evaluation without
+        surrogates, as XLA computations over concurrent event shares (`Objective.per_event`). The
+        loss and its gradients are one more XLA computation, except where their heavy part is per
+        event (the CNN stage, the e2e recomputation under the selected windows): that part runs in
+        shares too. Data-parallel replicas (which all-reduce inside the loss) run as plain graphs.
         """
         variables = objective.variables(stage)
         strategy = self.strategy
@@ -154,20 +157,24 @@ class Trainer:
             if key in cache:
                 return cache[key]
 
-            def gradients(b: Batch):
-                frozen = objective.frozen(stage, b, types)
-                if stage == "cnn":
-                    return objective.cnn_gradients(b, types, frozen, variables)
+            def loss_gradients(b: Batch, frozen: dict[str, tf.Tensor]):
                 with tf.GradientTape() as tape:
                     parts = objective.loss(stage, b, types, frozen, soft=True)
                 return parts, tape.gradient(parts["loss"], variables)
 
-            def evaluate(b: Batch):
-                return objective.loss(stage, b, types, objective.frozen(stage, b, types), soft=False)
+            def evaluate_loss(b: Batch, frozen: dict[str, tf.Tensor]):
+                return objective.loss(stage, b, types, frozen, soft=False)
 
-            inner = gradients if kind == "train" else evaluate
-            if xla:
-                inner = tf.function(inner, jit_compile=True)
+            rest = loss_gradients if kind == "train" else evaluate_loss
+            # the CNN stage's losses and the e2e training loss compile their heavy pieces per event share
+            if xla and not (stage == "cnn" or (stage == "e2e" and kind == "train")):
+                rest = tf.function(rest, jit_compile=True)
+
+            def inner(b: Batch):
+                frozen = objective.frozen(stage, b, types)
+                if stage == "cnn" and kind == "train":
+                    return objective.cnn_gradients(b, types, frozen, variables)
+                return rest(b, frozen)
 
             def replica_train(b: Batch):
                 parts, grads = inner(replica_share(b))

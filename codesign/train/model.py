@@ -14,11 +14,12 @@ from codesign.spec import Spec
 from codesign.train.bundle_of_model import cnn_params
 from codesign.train.calibration import MonotoneCalibration
 from codesign.train.clusterer import ConeClusterer
-from codesign.train.cnn import CnnTypes, Denoiser, tap_sums
+from codesign.train.cnn import CnnTypes, CnnWeights, Denoiser, tap_sums
 from codesign.train.fixed_tf import straight_through
 from codesign.train.quantiser import LearnableQuantiser, digitise
+from codesign.train.shares import run_shares
 from codesign.train.splines import TriggerSpline
-from codesign.train.tf_setup import DTYPE, tf
+from codesign.train.tf_setup import DTYPE, SHARES, tf
 
 # Variable groups trained by each stage (the splines only matter to the end-to-end loss).
 GROUPS = ("quantiser", "cnn", "calibration", "trigger")
@@ -39,6 +40,7 @@ class TriggerChain(tf.keras.Model):
         self.spline_pt1 = TriggerSpline(name="spline_pt1")
         self.spline_pt4 = TriggerSpline(name="spline_pt4")
         self.digitise_format = f["et_in"]
+        self._quantised_cnn_weights = tf.function(self.denoiser.quantised_weights)
         self(tf.zeros((1, derived.n_layers, derived.eta_bins, derived.phi_bins), tf.float32))  # marks it built
 
     def group(self, name: str) -> list[tf.Variable]:
@@ -46,6 +48,10 @@ class TriggerChain(tf.keras.Model):
         layers = {"quantiser": self.quantisers, "cnn": [self.denoiser], "calibration": [self.calibration],
                   "trigger": [self.spline_pt1, self.spline_pt4]}[name]
         return [v for layer in layers for v in layer.trainable_variables]
+
+    def quantised_cnn_weights(self) -> CnnWeights:
+        """The CNN's quantised weights, as its forward uses them (one compiled call: read every step)."""
+        return self._quantised_cnn_weights()
 
     def cnn_types(self) -> CnnTypes:
         """The CNN's exact number types for the current weights (read eagerly; a step is compiled per result)."""
@@ -131,11 +137,12 @@ class TriggerChain(tf.keras.Model):
         return channels_first(self.forward(images, types))
 
     def evaluation_forward(self) -> Callable[[tf.Tensor], dict[str, tf.Tensor]]:
-        """`call` as training's evaluation steps run it: compiled with XLA, CNN in groups of events, in the
-        current weights' exact types (read now: build it again after the weights change)."""
+        """`call` as training's evaluation steps run it: compiled with XLA over concurrent event shares, CNN in
+        groups of events, in the current weights' exact types (read now: build it again after the weights change)."""
         types = self.cnn_types()
         d = self.derived
-        return tf.function(lambda x: channels_first(self.forward(x, types, chunked=True)), jit_compile=True,
+        forward = tf.function(lambda x: channels_first(self.forward(x, types, chunked=True)), jit_compile=True)
+        return tf.function(lambda x: run_shares(forward, [x], SHARES, "concat"),
                            input_signature=[tf.TensorSpec((None, d.n_layers, d.eta_bins, d.phi_bins), tf.float32)])
 
 

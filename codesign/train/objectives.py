@@ -16,8 +16,9 @@ from codesign.train.config import HYPER
 from codesign.train.distribute import replica_count
 from codesign.train.losses import (calibration_distance, event_weights, matched_pairs, pixel_count, pixel_mse,
                                    weighted_bce)
-from codesign.train.cnn import CHUNK_EVENTS, CnnTypes, event_groups
+from codesign.train.cnn import CnnTypes
 from codesign.train.model import GROUPS, TriggerChain
+from codesign.train.shares import run_shares
 from codesign.train.tf_setup import DTYPE, tf
 
 STAGE_GROUPS = {"quantiser": ("quantiser",), "cnn": ("cnn",), "calibration": ("calibration",), "e2e": GROUPS,
@@ -69,13 +70,23 @@ class Objective:
 
     `frozen` computes what a stage does not train (outside any gradient tape, hard forward only);
     `loss` computes the rest, with surrogate gradients only where the stage needs them.
+    `shares` >= 1: the heavy per-event parts run as XLA computations over that many concurrent
+    event shares (`codesign.train.shares`); 0: plain TensorFlow graphs (data-parallel replicas).
     """
 
-    def __init__(self, model: TriggerChain, eta_edges: np.ndarray, phi_edges: np.ndarray, eta_max: float) -> None:
+    def __init__(self, model: TriggerChain, eta_edges: np.ndarray, phi_edges: np.ndarray, eta_max: float,
+                 shares: int = 0) -> None:
         self.model = model
         self.eta = tf.constant((eta_edges[:-1] + eta_edges[1:]) / 2, DTYPE)
         self.phi = tf.constant((phi_edges[:-1] + phi_edges[1:]) / 2, DTYPE)
         self.eta_max = eta_max
+        self.shares = shares
+
+    def per_event(self, fn, args: list[tf.Tensor], combine: str = "concat"):
+        """fn over the events of `args`: compiled, in concurrent shares (or as it is, without shares)."""
+        if not self.shares:
+            return fn(*args)
+        return run_shares(tf.function(fn, jit_compile=True), args, self.shares, combine)
 
     def variables(self, stage: str) -> list[tf.Variable]:
         return [v for g in STAGE_GROUPS[stage] for v in self.model.group(g)]
@@ -91,28 +102,22 @@ class Objective:
         if stage == "quantiser":
             return {}
         if stage == "cnn":
-            return {"et_dec": m.quantise_raw(m.raw_input(b.image))[0]}
-        return m.forward(b.image, types, chunked=True)
+            return {"et_dec": self.per_event(lambda x: m.quantise_raw(m.raw_input(x))[0], [b.image])}
+        return self.per_event(lambda x: m.forward(x, types, chunked=True), [b.image])
 
     def cnn_gradients(self, b: Batch, types: CnnTypes, frozen: dict[str, tf.Tensor],
                       variables: list[tf.Variable]) -> tuple[dict[str, tf.Tensor], list[tf.Tensor]]:
-        """The CNN stage's loss and gradients, accumulated over groups of events (a loop, the
-        activations of one group staying in cache); the same sums as one pass over the batch."""
-        m = self.model
+        """The CNN stage's loss and gradients (`Denoiser.squared_error` per event share, summed)."""
+        denoiser = self.model.denoiser
+        if [v.ref() for v in variables] != [v.ref() for v in denoiser.trainable_variables]:
+            raise ValueError("the CNN stage trains exactly the denoiser's variables")
         target = tf.reduce_sum(b.image_mu0, axis=1)
         count = pixel_count(target, b.present)
-        def group(args: tuple[tf.Tensor, tf.Tensor]) -> tuple[tf.Tensor, list[tf.Tensor]]:
-            et_dec, want = args
-            with tf.GradientTape() as tape:
-                e_pred, _ = m.denoiser(et_dec, types)
-                squares = tf.reduce_sum(tf.square(tf.cast(e_pred, DTYPE) - tf.cast(want, DTYPE)))
-            return squares, tape.gradient(squares, variables)
-
         # empty padding events add nothing: their E_pred and target are 0
-        grouped = (event_groups(frozen["et_dec"], CHUNK_EVENTS), event_groups(target, CHUNK_EVENTS))
-        squares, grads = tf.map_fn(group, grouped, fn_output_signature=(DTYPE, [v.dtype for v in variables]))
-        mse = tf.math.divide_no_nan(tf.reduce_sum(squares), count)
-        return {"loss": mse, "mse": mse}, [tf.math.divide_no_nan(tf.reduce_sum(g, axis=0), count) for g in grads]
+        squares, grads = self.per_event(lambda x, t: denoiser.squared_error(x, t, types), [frozen["et_dec"], target],
+                                        combine="sum")
+        mse = tf.math.divide_no_nan(squares, count)
+        return {"loss": mse, "mse": mse}, [tf.math.divide_no_nan(g, count) for g in grads]
 
     def loss(self, stage: str, b: Batch, types: CnnTypes, frozen: dict[str, tf.Tensor], soft: bool
              ) -> dict[str, tf.Tensor]:
@@ -128,13 +133,16 @@ class Objective:
             parts = {"mse": pixel_mse(et_dec, tf.transpose(b.image, [0, 2, 3, 1]), b.present),
                      "smoothness": m.regularisers() * share}
         elif stage == "cnn":
-            e_pred, _ = m.denoiser(frozen["et_dec"], types)
+            e_pred = self.per_event(lambda x: m.denoiser.chunked(x, types)[0], [frozen["et_dec"]])
             parts = {"mse": pixel_mse(e_pred, tf.reduce_sum(b.image_mu0, axis=1), b.present)}
         else:
             omega = event_weights(b.label, b.weight)
             clusters = {k: frozen[k] for k in ("cluster_pt", "cluster_ieta", "cluster_iphi", "valid")}
             if stage == "e2e" and soft:
-                clusters["cluster_pt"] = m.selected_cluster_pt(b.image, frozen, types)
+                keys = ("cluster_pt", "cluster_ieta", "cluster_iphi", "valid")
+                clusters["cluster_pt"] = self.per_event(
+                    lambda x, *hard: m.selected_cluster_pt(x, dict(zip(keys, hard)), types),
+                    [b.image, *(frozen[k] for k in keys)])
             out = m.trigger_outputs(clusters, soft)
             d_c = self._calibration_distance(out, b, omega)
             if stage == "calibration":

@@ -28,16 +28,22 @@ def _split_cpu() -> None:
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * n)
 
 
-def _threads() -> None:
-    """CODESIGN_THREADS=N: TensorFlow's (and XLA's) thread pools limited to N threads (benchmarks)."""
-    if os.environ.get(THREADS_ENV, "").strip():
-        n = _positive_int(THREADS_ENV, "1")
-        tf.config.threading.set_intra_op_parallelism_threads(n)
-        tf.config.threading.set_inter_op_parallelism_threads(n)
+def _threads() -> int:
+    """One thread per TensorFlow (and XLA) operation, and CODESIGN_THREADS (default: every core) operations at once.
+
+    XLA computations run faster on one thread each, several at a time (`codesign.train.shares`),
+    than one at a time on every thread. Returns the number of concurrent computations.
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    n = _positive_int(THREADS_ENV, str(cores))
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(n)
+    return n
 
 
 _split_cpu()
-_threads()
+# the number of concurrent shares a step splits its events into (codesign.train.shares)
+SHARES = _threads()
 tf.config.experimental.enable_op_determinism()
 tf.get_logger().setLevel("ERROR")
 
@@ -47,4 +53,4 @@ tf.get_logger().setLevel("ERROR")
 # order TensorFlow adds in.
 DTYPE = tf.float64
 
-__all__ = ["CPU_REPLICAS_ENV", "DTYPE", "THREADS_ENV", "tf"]
+__all__ = ["CPU_REPLICAS_ENV", "DTYPE", "SHARES", "THREADS_ENV", "tf"]

@@ -111,10 +111,15 @@ def test_evaluate_command_adds_pileup_draws(run, tmp_path):
     shutil.copytree(run, copy)
     first = json.loads((copy / "metrics.json").read_text())
     assert "emulator_pileup_draws" not in first
+    frozen = (copy / "evaluation.npz").stat().st_mtime_ns
     result = CliRunner().invoke(main, ["evaluate", "--run", str(copy), "--pileup-draws", "2"])
     assert result.exit_code == 0, result.output
     again = json.loads((copy / "metrics.json").read_text())
     assert again["emulator"] == first["emulator"]  # the same frozen evaluation, bit for bit
+    assert again["float"] == first["float"] and again["v1_agreement"] == first["v1_agreement"]
+    # ... kept, not recomputed: this bundle and dataset were evaluated already
+    assert "frozen-overlay evaluation kept" in result.output
+    assert (copy / "evaluation.npz").stat().st_mtime_ns == frozen
     draws = again["emulator_pileup_draws"]["pt1"]
     assert draws["draws"] == 2
     for s, cell in draws["signals"].items():
@@ -129,3 +134,9 @@ def test_evaluate_command_adds_pileup_draws(run, tmp_path):
     more = json.loads((copy / "metrics.json").read_text())["emulator_pileup_draws"]["pt1"]
     for s, cell in draws["signals"].items():
         assert more["signals"][s]["tpr_at_fpr"]["values"][:2] == cell["tpr_at_fpr"]["values"], s
+    # a missing file of the frozen evaluation: it runs again, with the same numbers
+    (copy / "physics_arrays.npz").unlink()
+    result = CliRunner().invoke(main, ["evaluate", "--run", str(copy), "--pileup-draws", "3"])
+    assert result.exit_code == 0, result.output
+    assert "frozen-overlay evaluation kept" not in result.output and (copy / "physics_arrays.npz").is_file()
+    assert json.loads((copy / "metrics.json").read_text())["emulator"] == first["emulator"]

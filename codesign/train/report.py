@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from codesign.data.reader import Dataset
+from codesign.report.paper_figures import PHYSICS_ARRAYS
 from codesign.train.evaluate import Evaluation, emulator_pileup_draws, evaluate
 from codesign.train.export import ExportResult
 from codesign.train.loop import load_trained, open_dataset
@@ -17,6 +20,7 @@ from codesign.train.rundir import RunDir, write_json
 from emulation.npz import write_npz
 
 EVALUATION = "evaluation.npz"
+TRIGGERS = ("pt1", "pt4")
 PILEUP_DRAWS = "pileup_draws"  # RUN/pileup_draws/<split>-draw-<k>.npz: each draw's emulator outputs, reused
 
 
@@ -33,7 +37,13 @@ def evaluate_run(run_dir: str | Path, exported: ExportResult, split: str = "test
     run = RunDir(Path(run_dir))
     model, config, spec, derived = load_trained(run)
     ds = open_dataset(config.data, spec)
-    ev = evaluate(model, exported.bundle, ds, split, spec.detector.eta_max, config.batch_size, max_batches)
+    kept = None if max_batches is not None else kept_evaluation(run, exported.content_hash, ds, split)
+    if kept is None:
+        ev = evaluate(model, exported.bundle, ds, split, spec.detector.eta_max, config.batch_size, max_batches)
+        agreement = ev.agreement.report()
+    else:  # only pile-up draws are added: the frozen-overlay evaluation of this very bundle stands
+        ev, agreement = kept
+        print(f"frozen-overlay evaluation kept: {run.path(EVALUATION)} is of this bundle and dataset", flush=True)
     args = (ev.label, ev.process, ev.weight, ds.processes, ds.signal_processes, spec.trigger.fpr)
     metrics = {
         "run": run.root.name, "mode": config.mode, "split": split, "pileup": "frozen", "events": int(ev.label.size),
@@ -43,7 +53,7 @@ def evaluate_run(run_dir: str | Path, exported: ExportResult, split: str = "test
         "float": trigger_metrics(ev.float_pt, *args),
         "emulator": trigger_metrics(ev.emulator_pt, *args, thresholds=exported.thresholds, truth=ev.truth_pt,
                                     bootstraps=BOOTSTRAPS, seed=config.seed),
-        "v1_agreement": ev.agreement.report(),
+        "v1_agreement": agreement,
     }
     if pileup_draws and max_batches is None:
         draws = emulator_pileup_draws(exported.bundle, ds, split, pileup_draws, config.batch_size,
@@ -51,6 +61,8 @@ def evaluate_run(run_dir: str | Path, exported: ExportResult, split: str = "test
         metrics["emulator_pileup_draws"] = draw_spread(
             [trigger_metrics(d, *args, thresholds=exported.thresholds) for d in draws])
     write_json(run.path("metrics.json"), metrics)
+    if kept is not None:
+        return metrics
     write_npz(run.path(EVALUATION), evaluation_arrays(ev, ds.processes), dtype=None)
     plots = run.path("plots")
     plots.mkdir(exist_ok=True)
@@ -58,6 +70,27 @@ def evaluate_run(run_dir: str | Path, exported: ExportResult, split: str = "test
     turn_on_plot(ev, ds.processes, exported.thresholds, derived.formats["pt_calib"].lsb, plots / "turn_on.png")
     write_physics_arrays(run.root, exported.bundle, ds, split, spec.detector.eta_max, config.mode)
     return metrics
+
+
+def kept_evaluation(run: RunDir, bundle_hash: str, ds: Dataset, split: str) -> tuple[Evaluation, dict] | None:
+    """The frozen-overlay evaluation (arrays, V1 agreement) that an earlier full `evaluate_run` wrote for this
+    bundle, dataset and split, when all its files are there; None otherwise."""
+    files = [run.path(name) for name in ("metrics.json", EVALUATION, PHYSICS_ARRAYS)]
+    if not all(f.is_file() for f in files):
+        return None
+    old = json.loads(files[0].read_text())
+    events = sum(ds.count(split, p) for p in ds.trigger_processes())
+    if (old.get("bundle_hash"), old.get("dataset_hash"), old.get("split"), old.get("events")) != (
+            bundle_hash, ds.content_hash, split, events):
+        return None
+    with np.load(files[1]) as a:
+        if list(a["processes"]) != list(ds.processes) or a["label"].size != events:
+            return None
+        ev = Evaluation(float_pt={t: a[f"float_{t}"] for t in TRIGGERS},
+                        emulator_pt={t: a[f"emulator_{t}"] for t in TRIGGERS}, label=a["label"],
+                        process=a["process"], weight=a["weight"], truth_pt={t: a[f"truth_{t}"] for t in TRIGGERS},
+                        agreement=None)
+    return ev, old["v1_agreement"]
 
 
 def draw_spread(per_draw: list[dict[str, dict]]) -> dict[str, dict]:
@@ -78,7 +111,7 @@ def draw_spread(per_draw: list[dict[str, dict]]) -> dict[str, dict]:
 def evaluation_arrays(ev: Evaluation, processes: list[str]) -> dict[str, np.ndarray]:
     """Per-event trigger quantities of both implementations, for reports (`codesign report --run`)."""
     arrays = {"processes": np.array(processes), "label": ev.label, "process": ev.process, "weight": ev.weight}
-    for trig in ("pt1", "pt4"):
+    for trig in TRIGGERS:
         arrays[f"float_{trig}"] = ev.float_pt[trig]
         arrays[f"emulator_{trig}"] = ev.emulator_pt[trig]
         arrays[f"truth_{trig}"] = ev.truth_pt[trig]

@@ -38,7 +38,7 @@ def _threads() -> int:
     n = _positive_int(THREADS_ENV, str(cores))
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(n)
-    return n
+    return 1 if tf.config.list_physical_devices("GPU") else n  # a GPU runs the step as one computation
 
 
 _split_cpu()

@@ -166,14 +166,13 @@ class Trainer:
                 return objective.loss(stage, b, types, frozen, soft=False)
 
             rest = loss_gradients if kind == "train" else evaluate_loss
-            # the CNN stage's losses and the e2e training loss compile their heavy pieces per event share
-            if xla and not (stage == "cnn" or (stage == "e2e" and kind == "train")):
+            if xla and not objective.shares_inside(stage, soft=kind == "train"):
                 rest = tf.function(rest, jit_compile=True)
 
             def inner(b: Batch):
                 frozen = objective.frozen(stage, b, types)
                 if stage == "cnn" and kind == "train":
-                    return objective.cnn_gradients(b, types, frozen, variables)
+                    return objective.cnn_gradients(b, types, frozen)
                 return rest(b, frozen)
 
             def replica_train(b: Batch):

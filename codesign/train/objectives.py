@@ -24,6 +24,7 @@ from codesign.train.tf_setup import DTYPE, tf
 STAGE_GROUPS = {"quantiser": ("quantiser",), "cnn": ("cnn",), "calibration": ("calibration",), "e2e": GROUPS,
                 "e2e_calibration": ("calibration", "trigger")}
 BATCH_KEYS = ("image", "image_mu0", "jets", "n_jets", "label", "weight")
+CLUSTER_KEYS = ("cluster_pt", "cluster_ieta", "cluster_iphi", "valid")
 
 
 class Batch(NamedTuple):
@@ -105,12 +106,11 @@ class Objective:
             return {"et_dec": self.per_event(lambda x: m.quantise_raw(m.raw_input(x))[0], [b.image])}
         return self.per_event(lambda x: m.forward(x, types, chunked=True), [b.image])
 
-    def cnn_gradients(self, b: Batch, types: CnnTypes, frozen: dict[str, tf.Tensor],
-                      variables: list[tf.Variable]) -> tuple[dict[str, tf.Tensor], list[tf.Tensor]]:
-        """The CNN stage's loss and gradients (`Denoiser.squared_error` per event share, summed)."""
+    def cnn_gradients(self, b: Batch, types: CnnTypes, frozen: dict[str, tf.Tensor]
+                      ) -> tuple[dict[str, tf.Tensor], list[tf.Tensor]]:
+        """The CNN stage's loss and the gradients of `variables("cnn")` (the denoiser's), from
+        `Denoiser.squared_error` per event share, summed."""
         denoiser = self.model.denoiser
-        if [v.ref() for v in variables] != [v.ref() for v in denoiser.trainable_variables]:
-            raise ValueError("the CNN stage trains exactly the denoiser's variables")
         target = tf.reduce_sum(b.image_mu0, axis=1)
         count = pixel_count(target, b.present)
         # empty padding events add nothing: their E_pred and target are 0
@@ -118,6 +118,12 @@ class Objective:
                                         combine="sum")
         mse = tf.math.divide_no_nan(squares, count)
         return {"loss": mse, "mse": mse}, [tf.math.divide_no_nan(g, count) for g in grads]
+
+    @staticmethod
+    def shares_inside(stage: str, soft: bool) -> bool:
+        """Whether `loss` (or `cnn_gradients`) runs its heavy per-event parts in shares itself, so that
+        the step must not compile it as one XLA computation around them."""
+        return stage == "cnn" or (stage == "e2e" and soft)
 
     def loss(self, stage: str, b: Batch, types: CnnTypes, frozen: dict[str, tf.Tensor], soft: bool
              ) -> dict[str, tf.Tensor]:
@@ -137,12 +143,11 @@ class Objective:
             parts = {"mse": pixel_mse(e_pred, tf.reduce_sum(b.image_mu0, axis=1), b.present)}
         else:
             omega = event_weights(b.label, b.weight)
-            clusters = {k: frozen[k] for k in ("cluster_pt", "cluster_ieta", "cluster_iphi", "valid")}
+            clusters = {k: frozen[k] for k in CLUSTER_KEYS}
             if stage == "e2e" and soft:
-                keys = ("cluster_pt", "cluster_ieta", "cluster_iphi", "valid")
                 clusters["cluster_pt"] = self.per_event(
-                    lambda x, *hard: m.selected_cluster_pt(x, dict(zip(keys, hard)), types),
-                    [b.image, *(frozen[k] for k in keys)])
+                    lambda x, *hard: m.selected_cluster_pt(x, dict(zip(CLUSTER_KEYS, hard)), types),
+                    [b.image, *(frozen[k] for k in CLUSTER_KEYS)])
             out = m.trigger_outputs(clusters, soft)
             d_c = self._calibration_distance(out, b, omega)
             if stage == "calibration":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -86,11 +86,7 @@ def kept_evaluation(run: RunDir, bundle_hash: str, ds: Dataset, split: str) -> t
     with np.load(files[1]) as a:
         if list(a["processes"]) != list(ds.processes) or a["label"].size != events:
             return None
-        ev = Evaluation(float_pt={t: a[f"float_{t}"] for t in TRIGGERS},
-                        emulator_pt={t: a[f"emulator_{t}"] for t in TRIGGERS}, label=a["label"],
-                        process=a["process"], weight=a["weight"], truth_pt={t: a[f"truth_{t}"] for t in TRIGGERS},
-                        agreement=None)
-    return ev, old["v1_agreement"]
+        return evaluation_of_arrays(a), old["v1_agreement"]
 
 
 def draw_spread(per_draw: list[dict[str, dict]]) -> dict[str, dict]:
@@ -116,6 +112,14 @@ def evaluation_arrays(ev: Evaluation, processes: list[str]) -> dict[str, np.ndar
         arrays[f"emulator_{trig}"] = ev.emulator_pt[trig]
         arrays[f"truth_{trig}"] = ev.truth_pt[trig]
     return arrays
+
+
+def evaluation_of_arrays(a: Mapping[str, np.ndarray]) -> Evaluation:
+    """The inverse of `evaluation_arrays` (without the V1 agreement, which metrics.json keeps)."""
+    return Evaluation(float_pt={t: a[f"float_{t}"] for t in TRIGGERS},
+                      emulator_pt={t: a[f"emulator_{t}"] for t in TRIGGERS}, label=a["label"],
+                      process=a["process"], weight=a["weight"],
+                      truth_pt={t: a[f"truth_{t}"] for t in TRIGGERS}, agreement=None)
 
 
 def summary_lines(metrics: dict[str, Any]) -> list[str]:

@@ -199,3 +199,19 @@ def test_a_run_started_before_a_setting_existed_resumes_with_its_default(tmp_pat
     with pytest.raises(Exception, match="seg_gradient_leak = 0.0, not 0.5"):
         run.start(TrainConfig(spec=str(DEFAULT_SPEC), data="d", mode="e2e", seg_gradient_leak=0.5), spec,
                   DEFAULT_SPEC.read_text(), "ab" * 32)
+
+
+def test_validation_batches_are_read_once_per_run(tiny_dataset, tmp_path, monkeypatch):
+    """Every epoch validates on the same batches, so the loop reads the validation split once and keeps it."""
+    trainer = Trainer.open(_config(tiny_dataset, epochs=3), tmp_path / "run", log=lambda line: None)
+    reads = []
+    batches = trainer.dataset.batches
+
+    def counting(split, *args, **kwargs):
+        reads.append(split)
+        return batches(split, *args, **kwargs)
+
+    monkeypatch.setattr(trainer.dataset, "batches", counting)
+    history = trainer.train()
+    assert reads.count("train") == 3 and reads.count("val") == 1
+    assert len({h["val"]["loss"] for h in history}) > 1  # the kept batches are validated with each epoch's weights

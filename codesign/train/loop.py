@@ -16,7 +16,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
@@ -126,10 +126,10 @@ class Trainer:
 
         return prefetch(batches(), depth=2)
 
-    def _validation_batches(self):
+    def _validation_batches(self) -> Iterable[Batch]:
         """The validation batches: read (ahead) in the first epoch, then kept; they never change (frozen pile-up, fixed order).
 
-        Keeping them (about 1 GB for the small preset) spares every later epoch the reading, overlay and response.
+        Keeping them (about 0.9 GB for the small preset, 4.6 GB for paper) spares every later epoch the reading, overlay and response.
         """
         if self._val_batches is not None:
             return self._val_batches
